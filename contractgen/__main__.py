@@ -1,0 +1,5 @@
+"""Allow ``python -m contractgen``."""
+
+from contractgen.cli import main
+
+main()
