@@ -1,0 +1,164 @@
+"""Locale-aware formatting of dates, amounts, numbers and periods for contract text.
+
+One ``Formatter`` per contract: it knows the contract language and the locale that the
+governing law implies (US English writes "February 1, 2027"; elsewhere "1 February 2027";
+Spanish "1 de febrero de 2027"). Dates and numbers come from babel, words from num2words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cached_property
+
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_decimal, format_percent, get_currency_name
+from num2words import num2words
+
+_ENGLISH_LOCALES = {
+    "US-NY": "en_US",
+    "US-DE": "en_US",
+    "US-CA": "en_US",
+    "GB-ENG": "en_GB",
+    "PH": "en_PH",
+    "IN": "en_IN",
+}
+_SPANISH_LOCALES = {"ES": "es_ES", "MX": "es_MX", "CO": "es_CO", "US-NY": "es_US",
+                    "US-DE": "es_US", "US-CA": "es_US"}
+
+# Nouns a period can be counted in, by language: (singular, plural, grammatical gender).
+_UNITS = {
+    "en": {
+        "day": ("day", "days", "m"),
+        "business_day": ("Business Day", "Business Days", "m"),
+        "month": ("month", "months", "m"),
+        "hour": ("hour", "hours", "m"),
+        "year": ("year", "years", "m"),
+    },
+    "es": {
+        "day": ("día", "días", "m"),
+        "business_day": ("Día Hábil", "Días Hábiles", "m"),
+        "month": ("mes", "meses", "m"),
+        "hour": ("hora", "horas", "f"),
+        "year": ("año", "años", "m"),
+    },
+}
+
+
+def locale_for(language: str, governing_law: str) -> str:
+    """Return the babel locale for a contract language under a governing law."""
+    if language == "es":
+        return _SPANISH_LOCALES.get(governing_law, "es_ES")
+    return _ENGLISH_LOCALES.get(governing_law, "en_GB")
+
+
+def language_tag(locale: str) -> str:
+    """Return the BCP 47 tag of a babel locale ("es_MX" -> "es-MX")."""
+    return locale.replace("_", "-")
+
+
+def _spanish_before_noun(words: str, gender: str) -> str:
+    """Apocopate Spanish "uno" before a noun: "veintiuno días" -> "veintiún días"."""
+    if gender == "f":
+        return re.sub(r"uno$", "una", words)
+    words = re.sub(r"veintiuno$", "veintiún", words)
+    return re.sub(r"\buno$", "un", words)
+
+
+@dataclass(frozen=True)
+class Formatter:
+    """Format values for one contract: its language and babel locale."""
+
+    language: str
+    locale: str
+
+    @cached_property
+    def _babel(self) -> Locale:
+        return Locale.parse(self.locale)
+
+    def date(self, value: str | dt.date) -> str:
+        """Return a long date: "February 1, 2027", "1 de febrero de 2027"."""
+        if isinstance(value, str):
+            value = dt.date.fromisoformat(value)
+        return format_date(value, "long", locale=self.locale)
+
+    def number(self, value: float | int, decimals: int | None = None) -> str:
+        """Return a number with the locale's separators."""
+        if decimals is None:
+            pattern = "#,##0.##"
+        else:
+            pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
+        return format_decimal(Decimal(str(value)), pattern, locale=self.locale)
+
+    def money(self, amount: float | int, currency: str) -> str:
+        """Return an amount with its ISO currency code: "USD 2,450.00", "2.450,00 EUR"."""
+        figures = self.number(amount, decimals=2)
+        if self.locale == "es_ES":
+            return f"{figures}\u00a0{currency}"
+        return f"{currency}\u00a0{figures}"
+
+    def money_words(self, amount: float | int, currency: str) -> str:
+        """Return an amount in words and figures, in the contract's customary form."""
+        value = Decimal(str(amount)).quantize(Decimal("0.01"))
+        whole = int(value)
+        cents = int((value - whole) * 100)
+        words = num2words(whole, lang=self.language)
+        name = get_currency_name(currency, count=whole or 2, locale=self.locale)
+        if self.language == "es":
+            words = _spanish_before_noun(words, "m")
+            if currency == "MXN":
+                text = f"{words} pesos {cents:02d}/100 M.N."
+            else:
+                text = f"{words} {name} {cents:02d}/100"
+        else:
+            text = f"{words} {name} and {cents:02d}/100"
+        return f"{text} ({self.money(amount, currency)})"
+
+    def percent(self, value: float | int) -> str:
+        """Return a percentage given as 0-100: "12%", "99,5 %"."""
+        return format_percent(Decimal(str(value)) / 100, "#,##0.##%", locale=self.locale)
+
+    def words(self, value: int | float, unit: str | None = None) -> str:
+        """Return a whole number in words and figures, with an optional unit noun.
+
+        ``words(30, "day")`` gives "thirty (30) days" / "treinta (30) días". Numbers with
+        decimals are given in figures only.
+        """
+        if isinstance(value, float) and not value.is_integer():
+            figures = self.number(value)
+            return f"{figures} {self._unit(unit, 2)}" if unit else figures
+        count = int(value)
+        words = num2words(count, lang=self.language)
+        if self.language == "en":
+            words = words.replace(" and ", " ").replace(",", "")
+        if unit is None:
+            return f"{words} ({self.number(count)})"
+        if self.language == "es":
+            words = _spanish_before_noun(words, _UNITS["es"][unit][2])
+        return f"{words} ({self.number(count)}) {self._unit(unit, count)}"
+
+    def _unit(self, unit: str | None, count: int) -> str:
+        singular, plural, _ = _UNITS[self.language][unit or "day"]
+        return singular if count == 1 else plural
+
+    def join_and(self, items: list[str]) -> str:
+        """Join items as "a, b and c" / "a, b y c" (Spanish "e" before an i-sound)."""
+        items = [str(i) for i in items]
+        if len(items) < 2:
+            return "".join(items)
+        conj = "and"
+        if self.language == "es":
+            last = items[-1].lower()
+            conj = "e" if last.startswith(("i", "hi")) and not last.startswith("hie") else "y"
+        return f"{', '.join(items[:-1])} {conj} {items[-1]}"
+
+    def country(self, code: str) -> str:
+        """Return a country's (or "EU"'s) name in the contract language."""
+        return self._babel.territories.get(code, code)
+
+    def language_name(self, code: str) -> str:
+        """Return a language's name in the contract language ("Spanish", "español")."""
+        return self._babel.languages.get(code, code)

@@ -1,0 +1,223 @@
+"""Find and load the clause library: clause modules, facts, labels and skeleton strings.
+
+A library is a folder laid out like the repository: ``clauses/`` (modules and
+``facts.toml``), ``templates/`` (skeletons, ``labels.toml``, ``strings.toml``) and
+``schemas/``. Loading checks the metadata strictly, so a typo in a key or a
+reference to a missing module is a ``LibraryError`` (exit 5), not a silent default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from contractgen.errors import LibraryError
+
+LANGUAGES = ("en", "es")
+KINDS = ("clause", "schedule", "section")
+_KEYS = {
+    "id", "kind", "area", "order", "version", "include", "requires", "excludes",
+    "fields", "parent", "title", "definitions", "counsel",
+}
+_REQUIRED = ("id", "kind", "area", "order", "version", "include", "title")
+
+
+@dataclass(frozen=True, eq=False)
+class ClauseModule:
+    """One clause module: its metadata and where its templates are."""
+
+    id: str
+    kind: str
+    area: str
+    order: int
+    version: str
+    include: str
+    requires: tuple[str, ...]
+    excludes: tuple[str, ...]
+    fields: tuple[str, ...]
+    parent: str | None
+    titles: Mapping[str, str]
+    definitions: Mapping[str, tuple[tuple[str, str], ...]]
+    notes: str
+    verify: tuple[str, ...]
+    meta_path: Path
+    root: Path
+
+    def template_name(self, language: str) -> str:
+        """Return the loader name of this module's template in a language."""
+        rel = self.meta_path.relative_to(self.root).with_suffix("")
+        return f"{rel.as_posix()}.{language}.md.j2"
+
+    def template_path(self, language: str) -> Path:
+        """Return the file of this module's template in a language."""
+        return self.root / self.template_name(language)
+
+    def title(self, language: str) -> str:
+        """Return the module's title in a language."""
+        return self.titles[language]
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A named expression over the deal that rules and templates can use."""
+
+    name: str
+    rule: str
+    description: str
+
+
+@dataclass(frozen=True, eq=False)
+class Library:
+    """The clause library: modules sorted by order, facts, labels and strings."""
+
+    root: Path
+    modules: tuple[ClauseModule, ...]
+    facts: tuple[Fact, ...]
+    labels: Mapping[str, Any]
+    strings: Mapping[str, Any]
+
+    def get(self, module_id: str) -> ClauseModule:
+        """Return the module with this id, or raise LibraryError."""
+        for module in self.modules:
+            if module.id == module_id:
+                return module
+        raise LibraryError(f"no clause module with id {module_id!r}")
+
+    def skeleton_name(self, language: str) -> str:
+        """Return the loader name of the agreement skeleton in a language."""
+        return f"templates/agreement.{language}.md.j2"
+
+    def rel(self, path: Path) -> str:
+        """Return a path relative to the library root, for messages."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def _read_toml(path: Path, root: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise LibraryError(f"{path.relative_to(root)}: invalid TOML: {error}") from error
+    except OSError as error:
+        raise LibraryError(f"{path}: cannot read: {error.strerror}") from error
+
+
+def _str_tuple(meta: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = meta.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise LibraryError(f"{where}: {key} must be a list of strings")
+    return tuple(value)
+
+
+def _definitions(meta: dict[str, Any], where: str) -> dict[str, tuple[tuple[str, str], ...]]:
+    raw = meta.get("definitions", {})
+    if not isinstance(raw, dict) or not set(raw) <= set(LANGUAGES):
+        raise LibraryError(f"{where}: [definitions] must have tables named {', '.join(LANGUAGES)}")
+    out = {}
+    for lang, table in raw.items():
+        if not all(isinstance(v, str) and v.strip() for v in table.values()):
+            raise LibraryError(f"{where}: [definitions.{lang}] values must be non-empty text")
+        out[lang] = tuple(table.items())
+    return out
+
+
+def _module(path: Path, root: Path) -> ClauseModule:
+    where = path.relative_to(root).as_posix()
+    meta = _read_toml(path, root)
+    unknown = sorted(set(meta) - _KEYS)
+    if unknown:
+        raise LibraryError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    missing = [k for k in _REQUIRED if k not in meta]
+    if missing:
+        raise LibraryError(f"{where}: missing key(s) {', '.join(missing)}")
+    if meta["id"] != path.stem:
+        raise LibraryError(f"{where}: id {meta['id']!r} must equal the file name {path.stem!r}")
+    if meta["kind"] not in KINDS:
+        raise LibraryError(f"{where}: kind must be one of {', '.join(KINDS)}")
+    if not isinstance(meta["order"], int):
+        raise LibraryError(f"{where}: order must be a whole number")
+    titles = meta["title"]
+    if not isinstance(titles, dict) or not all(isinstance(titles.get(lang), str) for lang in titles):
+        raise LibraryError(f"{where}: [title] must give a title per language")
+    if (meta["kind"] == "section") != ("parent" in meta):
+        raise LibraryError(f"{where}: a parent is required for, and only for, kind = 'section'")
+    counsel = meta.get("counsel", {})
+    return ClauseModule(
+        id=meta["id"],
+        kind=meta["kind"],
+        area=str(meta["area"]),
+        order=meta["order"],
+        version=str(meta["version"]),
+        include=str(meta["include"]),
+        requires=_str_tuple(meta, "requires", where),
+        excludes=_str_tuple(meta, "excludes", where),
+        fields=_str_tuple(meta, "fields", where),
+        parent=meta.get("parent"),
+        titles=dict(titles),
+        definitions=_definitions(meta, where),
+        notes=str(counsel.get("notes", "")),
+        verify=tuple(counsel.get("verify", [])),
+        meta_path=path,
+        root=root,
+    )
+
+
+def _check_relations(modules: tuple[ClauseModule, ...], root: Path) -> None:
+    ids = {m.id for m in modules}
+    orders: dict[int, str] = {}
+    for m in modules:
+        where = m.meta_path.relative_to(root).as_posix()
+        if m.order in orders:
+            raise LibraryError(f"{where}: order {m.order} is also used by {orders[m.order]}")
+        orders[m.order] = m.id
+        for other in (*m.requires, *m.excludes):
+            if other not in ids:
+                raise LibraryError(f"{where}: refers to unknown clause module {other!r}")
+        if m.parent is not None:
+            if m.parent not in ids:
+                raise LibraryError(f"{where}: parent {m.parent!r} does not exist")
+            if next(p for p in modules if p.id == m.parent).kind != "schedule":
+                raise LibraryError(f"{where}: parent {m.parent!r} is not a schedule")
+
+
+def _facts(root: Path) -> tuple[Fact, ...]:
+    path = root / "clauses" / "facts.toml"
+    if not path.exists():
+        return ()
+    facts = []
+    for name, table in _read_toml(path, root).items():
+        if not isinstance(table, dict) or "rule" not in table:
+            raise LibraryError(f"clauses/facts.toml: [{name}] needs a rule")
+        facts.append(Fact(name, str(table["rule"]), str(table.get("description", ""))))
+    return tuple(facts)
+
+
+@lru_cache(maxsize=8)
+def load_library(root: Path) -> Library:
+    """Load and check the clause library under ``root``."""
+    clauses = root / "clauses"
+    if not clauses.is_dir():
+        raise LibraryError(f"{root}: no clauses/ folder (is this a contractgen library?)")
+    seen: dict[str, Path] = {}
+    modules = []
+    for path in sorted(clauses.rglob("*.toml")):
+        if path.name == "facts.toml" and path.parent == clauses:
+            continue
+        module = _module(path, root)
+        if module.id in seen:
+            raise LibraryError(f"{module.id}: defined twice ({seen[module.id]} and {path})")
+        seen[module.id] = path
+        modules.append(module)
+    ordered = tuple(sorted(modules, key=lambda m: m.order))
+    _check_relations(ordered, root)
+    templates = root / "templates"
+    labels = _read_toml(templates / "labels.toml", root) if templates.is_dir() else {}
+    strings = _read_toml(templates / "strings.toml", root) if templates.is_dir() else {}
+    return Library(root, ordered, _facts(root), labels, strings)

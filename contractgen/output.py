@@ -1,0 +1,111 @@
+"""Commit rendered files to disk atomically: all of them, or none.
+
+Every output is first written to a temporary file in the target directory, then
+renamed over its final name. An existing file (or symlink) is refused unless
+``force``; with ``force`` a symlink is replaced, never written through. When anything
+fails, the temporary files are removed and files that existed before are restored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from contractgen.errors import OutputError
+
+
+def _describe(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+def check_targets(targets: list[Path], force: bool) -> None:
+    """Refuse outputs that already exist (unless force) or that are not plain files."""
+    for target in targets:
+        if target.is_symlink() or target.exists():
+            if target.is_dir() and not target.is_symlink():
+                raise OutputError(f"{target}: is a directory; choose another output directory")
+            if not force:
+                raise OutputError(f"{target}: already exists (use --force to replace it)")
+
+
+def _stage(directory: Path, name: str, data: bytes) -> Path:
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    os.chmod(temp, 0o644)
+    return Path(temp)
+
+
+def _make_directory(directory: Path) -> list[Path]:
+    """Create the directory (and missing parents); return what was created."""
+    created = []
+    for path in [directory, *directory.parents]:
+        if path.exists():
+            break
+        created.append(path)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{directory}: cannot create the output directory: "
+                          f"{_describe(error)}") from error
+    if not directory.is_dir():
+        raise OutputError(f"{directory}: is not a directory")
+    return created
+
+
+def commit(directory: Path, files: dict[str, bytes], force: bool) -> list[Path]:
+    """Write ``files`` (name -> bytes) into ``directory`` atomically; return their paths."""
+    targets = [directory / name for name in files]
+    check_targets(targets, force)
+    created = _make_directory(directory)
+    staged: list[tuple[Path, Path]] = []
+    backups: list[tuple[Path, Path]] = []
+    done: list[Path] = []
+    try:
+        for name, data in files.items():
+            staged.append((_stage(directory, name, data), directory / name))
+        for temp, target in staged:
+            if target.exists() and not target.is_symlink():
+                backup = Path(tempfile.mktemp(dir=directory, prefix=f".{target.name}.", suffix=".bak"))
+                os.link(target, backup)
+                backups.append((backup, target))
+            os.replace(temp, target)
+            done.append(target)
+    except OSError as error:
+        _roll_back(staged, backups, done, created)
+        raise OutputError(f"{directory}: cannot write the output: {_describe(error)}") from error
+    except BaseException:
+        _roll_back(staged, backups, done, created)
+        raise
+    for backup, _ in backups:
+        with contextlib.suppress(OSError):
+            os.unlink(backup)
+    return targets
+
+
+def _roll_back(staged: list[tuple[Path, Path]], backups: list[tuple[Path, Path]],
+               done: list[Path], created: list[Path]) -> None:
+    """Undo a partial commit: drop temporaries, restore replaced files, remove new ones."""
+    restored = {target for _, target in backups}
+    for temp, _ in staged:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+    for backup, target in backups:
+        with contextlib.suppress(OSError):
+            os.replace(backup, target)
+    for target in done:
+        if target not in restored:
+            with contextlib.suppress(OSError):
+                os.unlink(target)
+    for path in created:
+        with contextlib.suppress(OSError):
+            path.rmdir()

@@ -1,0 +1,564 @@
+"""Render the selected clause modules into one ``Document``.
+
+Jinja2 (sandboxed) turns each template into Markdown; markdown-it-py parses it into a
+token tree; ``_Builder`` turns the tree into model blocks and numbers them. Structural
+markers are Markdown links that deal text can never produce (deal values are escaped):
+
+    [](#cg-ref:ID)  [](#cg-refcap:ID)   a cross-reference ("clause 12.3", "Schedule 2")
+    [](#cg-anchor:NAME)                 names the numbered item it starts (ref 'ID.NAME')
+    [Term](#cg-term)                    a defined term where it is defined
+    [](#cg-toc) [](#cg-clauses) [](#cg-signatures) [](#cg-schedules)
+                                        where the skeleton places those parts
+
+Numbers are given as blocks are built; cross-references are resolved in a second pass.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from jinja2 import TemplateError, TemplateSyntaxError
+from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
+
+from contractgen import model as m
+from contractgen.errors import LibraryError
+from contractgen.formatting import Formatter, language_tag, locale_for
+from contractgen.library import ClauseModule, Library
+from contractgen.rules import DEAL_ROOTS, Selection
+from contractgen.sandbox import (
+    EU, FORMATTER_KEY, LABELS_KEY, MdSafe, Record, environment, escape_markdown, wrap,
+)
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+_PLACEHOLDERS = ("toc", "clauses", "signatures", "schedules")
+
+
+def _letters(n: int) -> str:
+    """Return Word's lowerLetter numbering: a..z, aa..zz, aaa..."""
+    return chr(ord("a") + (n - 1) % 26) * ((n - 1) // 26 + 1)
+
+
+def _roman(n: int) -> str:
+    """Return an upper-case Roman numeral."""
+    out = []
+    for value, digits in ((1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"),
+                          (90, "XC"), (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"),
+                          (4, "IV"), (1, "I")):
+        count, n = divmod(n, value)
+        out.append(digits * count)
+    return "".join(out)
+
+
+def bookmark_name(key: str, used: set[str]) -> str:
+    """Return a unique Word bookmark name (hidden: leading underscore; at most 40 chars)."""
+    base = "_cg_" + re.sub(r"[^A-Za-z0-9_]", "_", key)
+    name = base[:40]
+    counter = 2
+    while name in used:
+        suffix = f"_{counter}"
+        name = base[: 40 - len(suffix)] + suffix
+        counter += 1
+    used.add(name)
+    return name
+
+
+@dataclass
+class _Target:
+    prefix: str
+    number: str
+    bookmark: str
+
+
+@dataclass
+class _State:
+    """What the builder tracks across the whole document."""
+
+    strings: dict[str, str]
+    language: str
+    targets: dict[str, _Target] = field(default_factory=dict)
+    bookmarks: set[str] = field(default_factory=set)
+    clause_count: int = 0
+    schedule_count: int = 0
+    toc: list[tuple[str, str]] = field(default_factory=list)
+
+
+class _Builder:
+    """Turn one part's Markdown tree into numbered model blocks."""
+
+    def __init__(self, state: _State, scheme: m.Scheme | None, where: str,
+                 owner: str, clause_number: str = "", instance: int = 0):
+        self.state = state
+        self.scheme = scheme
+        self.where = where
+        self.owner = owner
+        self.clause_number = clause_number
+        self.instance = instance
+        self.blocks: list[m.Block] = []
+        self.counters = [0, 0, 0, 0]
+        self.placeholders: list[tuple[int, str]] = []
+
+    # -- numbering -----------------------------------------------------------------------
+
+    def _base_level(self) -> int:
+        return 2 if self.scheme == "clause" else 1
+
+    def _number(self, level: int) -> str:
+        self.counters[level] += 1
+        for deeper in range(level + 1, len(self.counters)):
+            self.counters[deeper] = 0
+        k = self.counters[level]
+        if self.scheme == "clause":
+            return f"{self.clause_number}.{k}" if level == 2 else f"({_letters(k)})"
+        if self.scheme == "schedule":
+            if level == 1:
+                return f"{k}."
+            return f"{self.counters[1]}.{k}" if level == 2 else f"({_letters(k)})"
+        if self.state.language == "es":
+            return f"{_roman(k)}." if level == 1 else f"{_letters(k)})"
+        return f"({chr(ord('A') + k - 1)})" if level == 1 else f"({_letters(k)})"
+
+    # -- walking the tree ----------------------------------------------------------------
+
+    def fail(self, message: str) -> LibraryError:
+        return LibraryError(f"{self.where}: {message}")
+
+    def build(self, root: SyntaxTreeNode) -> list[m.Block]:
+        for node in root.children:
+            self._block(node, level=self._base_level() - 1, indent=self._base_level() - 1)
+        return self.blocks
+
+    def _block(self, node: SyntaxTreeNode, level: int, indent: int) -> None:
+        match node.type:
+            case "paragraph":
+                self._paragraph(node, indent)
+            case "ordered_list":
+                for item in node.children:
+                    self._numbered_item(item, level + 1)
+            case "bullet_list":
+                for item in node.children:
+                    self._bullet_item(item, indent, 1)
+            case "heading":
+                self._heading(node)
+            case "table":
+                self.blocks.append(self._table(node))
+            case other:
+                raise self.fail(f"unsupported Markdown ({other.replace('_', ' ')}); use "
+                                "paragraphs, lists, tables and ## headings")
+
+    def _paragraph(self, node: SyntaxTreeNode, indent: int) -> None:
+        runs, anchor = self._inline(node.children[0])
+        marker = self._placeholder(runs)
+        if marker is not None:
+            self.placeholders.append((len(self.blocks), marker))
+            return
+        if anchor:
+            raise self.fail(f"anchor {anchor!r} must start a numbered item")
+        if self.scheme is None and not indent:
+            self.blocks.append(m.Paragraph(runs, 0))
+        else:
+            self.blocks.append(m.Paragraph(runs, indent))
+
+    def _placeholder(self, runs: m.Runs) -> str | None:
+        if len(runs) == 1 and isinstance(runs[0], m.Ref) and runs[0].target.startswith("@"):
+            return runs[0].target[1:]
+        return None
+
+    def _numbered_item(self, item: SyntaxTreeNode, level: int) -> None:
+        if level > 3:
+            raise self.fail("numbered lists nest at most two levels (1. and then (a))")
+        scheme = self.scheme or "recital"
+        number = self._number(level)
+        children = list(item.children)
+        runs: m.Runs = ()
+        anchor = None
+        if children and children[0].type == "paragraph":
+            runs, anchor = self._inline(children.pop(0).children[0])
+        bookmark = None
+        if anchor:
+            bookmark = self._register(f"{self.owner}.{anchor}", number)
+        self.blocks.append(m.NumberedPara(scheme, level, number, runs, bookmark, self.instance))
+        for child in children:
+            self._block(child, level, level)
+
+    def _bullet_item(self, item: SyntaxTreeNode, indent: int, depth: int) -> None:
+        for child in item.children:
+            if child.type == "paragraph":
+                runs, _ = self._inline(child.children[0])
+                self.blocks.append(m.BulletItem(runs, depth, indent))
+            elif child.type == "bullet_list":
+                for sub in child.children:
+                    self._bullet_item(sub, indent, depth + 1)
+            else:
+                raise self.fail("a bullet item may hold text and bullets only")
+
+    def _heading(self, node: SyntaxTreeNode) -> None:
+        runs, _ = self._inline(node.children[0])
+        depth = int(node.tag[1])
+        if self.scheme is None:
+            if depth == 1:
+                self.blocks.append(m.Title(runs))
+            else:
+                self.blocks.append(m.Heading(min(depth - 1, 3), runs))
+            return
+        if depth == 1:
+            raise self.fail("use ## or ### for headings inside a clause or schedule")
+        self.blocks.append(m.Heading(min(depth, 3), runs))
+
+    def _table(self, node: SyntaxTreeNode) -> m.Table:
+        header: tuple[m.Runs, ...] = ()
+        rows: list[tuple[m.Runs, ...]] = []
+        for section in node.children:
+            for row in section.children:
+                cells = tuple(self._inline(cell.children[0])[0] if cell.children else ()
+                              for cell in row.children)
+                if section.type == "thead":
+                    header = cells
+                else:
+                    rows.append(cells)
+        return m.Table(header, tuple(rows))
+
+    # -- inline content ------------------------------------------------------------------
+
+    def _inline(self, inline: SyntaxTreeNode) -> tuple[m.Runs, str | None]:
+        anchor: list[str] = []
+        runs = list(self._runs(inline.children, False, False, anchor))
+        return _merge(runs), (anchor[0] if anchor else None)
+
+    def _runs(self, nodes: list[SyntaxTreeNode], bold: bool, italic: bool,
+              anchor: list[str]) -> Iterator[m.Inline]:
+        for node in nodes:
+            match node.type:
+                case "text" | "code_inline":
+                    yield m.Text(node.content, bold, italic)
+                case "softbreak":
+                    yield m.Text(" ", bold, italic)
+                case "hardbreak":
+                    yield m.Text("\n", bold, italic)
+                case "strong":
+                    yield from self._runs(node.children, True, italic, anchor)
+                case "em":
+                    yield from self._runs(node.children, bold, True, anchor)
+                case "link":
+                    yield from self._link(node, bold, italic, anchor)
+                case "image":
+                    yield m.Text(node.attrs.get("alt", "") or "", bold, italic)
+                case other:
+                    raise self.fail(f"unsupported inline Markdown ({other})")
+
+    def _link(self, node: SyntaxTreeNode, bold: bool, italic: bool,
+              anchor: list[str]) -> Iterator[m.Inline]:
+        href = str(node.attrs.get("href", ""))
+        if href == "#cg-term":
+            yield m.Term("".join(_plain(node)))
+        elif href.startswith(("#cg-ref:", "#cg-refcap:")):
+            kind, target = href[1:].split(":", 1)
+            yield m.Ref(target, "", "cap" if kind == "cg-refcap" else "", "")
+        elif href.startswith("#cg-anchor:"):
+            anchor.append(href.split(":", 1)[1])
+        elif href.startswith("#cg-") and href[4:] in _PLACEHOLDERS:
+            yield m.Ref("@" + href[4:], "", "", "")
+        else:
+            yield from self._runs(node.children, bold, italic, anchor)
+
+    def _register(self, key: str, number: str) -> str:
+        bookmark = bookmark_name(key, self.state.bookmarks)
+        prefix = self.state.strings["clause"] + " "
+        self.state.targets[key] = _Target(prefix, number, bookmark)
+        return bookmark
+
+
+def _plain(node: SyntaxTreeNode) -> Iterator[str]:
+    for child in node.children:
+        if child.type in ("text", "code_inline"):
+            yield child.content
+        else:
+            yield from _plain(child)
+
+
+def _merge(runs: list[m.Inline]) -> m.Runs:
+    """Join neighbouring text runs with the same emphasis."""
+    out: list[m.Inline] = []
+    for run in runs:
+        last = out[-1] if out else None
+        if (isinstance(run, m.Text) and isinstance(last, m.Text)
+                and (last.bold, last.italic) == (run.bold, run.italic)):
+            out[-1] = m.Text(last.text + run.text, run.bold, run.italic)
+        else:
+            out.append(run)
+    return tuple(out)
+
+
+# --- template rendering ------------------------------------------------------------------
+
+def _template_line(error: BaseException) -> int | None:
+    """Return the template line where an error was raised, from Jinja's rewritten traceback."""
+    line = None
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _located(where: str, error: BaseException) -> LibraryError:
+    if isinstance(error, TemplateSyntaxError):
+        return LibraryError(f"{where}:{error.lineno}: template syntax error: {error.message}")
+    line = _template_line(error)
+    location = f"{where}:{line}" if line else where
+    message = error.message if isinstance(error, TemplateError) else str(error)
+    return LibraryError(f"{location}: {message}")
+
+
+class _Renderer:
+    """Render templates of one contract with one shared context."""
+
+    def __init__(self, library: Library, selection: Selection, deal: dict[str, Any],
+                 language: str):
+        self.library = library
+        self.selection = selection
+        self.language = language
+        locale = locale_for(language, deal["agreement"]["governing_law"])
+        self.formatter = Formatter(language, locale)
+        self.env = environment(library.root)
+        self.current = ""
+        self.context: dict[str, Any] = {k: wrap(deal.get(k), k, None) for k in DEAL_ROOTS}
+        self.context.update({
+            "language": language,
+            "facts": Record(dict(selection.facts), "facts"),
+            "EU": list(EU),
+            "included": self.included,
+            "ref": self.ref,
+            "anchor": self.anchor,
+            "term": self.term,
+            "definitions": self.definitions,
+            "toc": lambda: MdSafe("[](#cg-toc)"),
+            "clauses": lambda: MdSafe("[](#cg-clauses)"),
+            "signatures": lambda: MdSafe("[](#cg-signatures)"),
+            "schedules": lambda: MdSafe("[](#cg-schedules)"),
+            FORMATTER_KEY: self.formatter,
+            LABELS_KEY: library.labels.get(language, {}),
+        })
+        self._definitions: str | None = None
+
+    # helpers exposed to templates
+    def included(self, module_id: str) -> bool:
+        self.library.get(module_id)
+        return module_id in self.selection.included_ids
+
+    def ref(self, target: str, cap: bool = False) -> MdSafe:
+        module_id = target.split(".", 1)[0]
+        self.library.get(module_id)
+        if module_id not in self.selection.included_ids:
+            raise LibraryError(f"refers to {module_id!r}, which this deal leaves out; guard the "
+                               f"reference with {{% if included('{module_id}') %}}")
+        kind = "cg-refcap" if cap else "cg-ref"
+        return MdSafe(f"[](#{kind}:{target})")
+
+    def anchor(self, name: str) -> MdSafe:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise LibraryError(f"anchor {name!r} must be a snake_case word")
+        return MdSafe(f"[](#cg-anchor:{name})")
+
+    def term(self, text: str) -> MdSafe:
+        return MdSafe(f"[{escape_markdown(text)}](#cg-term)")
+
+    def definitions(self) -> MdSafe:
+        if self._definitions is None:
+            raise LibraryError("definitions() is only available in the Definitions clause")
+        return MdSafe(self._definitions)
+
+    def render(self, name: str, where: str) -> str:
+        try:
+            return self.env.get_template(name).render(self.context)
+        except LibraryError as error:
+            raise _located(where, error) from error
+        except (TemplateError, TypeError, ValueError, KeyError, AttributeError) as error:
+            raise _located(where, error) from error
+        except OSError as error:
+            raise LibraryError(f"{where}: cannot read template: {error}") from error
+
+    def render_definitions(self) -> None:
+        """Render every included module's definitions, sorted, as indented Markdown."""
+        entries: dict[str, tuple[str, str]] = {}
+        for module in self.selection.modules():
+            where = self.library.rel(module.meta_path)
+            for term, text in module.definitions.get(self.language, ()):
+                if term in entries:
+                    raise LibraryError(f"{where}: term {term!r} is also defined by "
+                                       f"{entries[term][1]}")
+                try:
+                    body = self.env.from_string(text).render(self.context)
+                except LibraryError as error:
+                    raise LibraryError(f"{where}: definition of {term!r}: {error}") from error
+                except TemplateError as error:
+                    raise LibraryError(f"{where}: definition of {term!r}: {error}") from error
+                entries[term] = (body.strip(), module.id)
+        lines = [f"“{self.term(term)}” {entries[term][0]}" for term in sorted(entries, key=_sort_key)]
+        self._definitions = "\n\n   ".join(lines)
+
+
+def _sort_key(term: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", term)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+# --- assembling the document -------------------------------------------------------------
+
+def _parse(markdown: str) -> SyntaxTreeNode:
+    return SyntaxTreeNode(_MARKDOWN.parse(markdown))
+
+
+def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
+                   sections: list[ClauseModule]) -> list[m.Block]:
+    lang = renderer.language
+    where = renderer.library.rel(module.template_path(lang))
+    title = (m.Text(module.title(lang)),)
+    if module.kind == "clause":
+        state.clause_count += 1
+        number = str(state.clause_count)
+        bookmark = bookmark_name(module.id, state.bookmarks)
+        state.targets[module.id] = _Target(state.strings["clause"] + " ", number, bookmark)
+        heading = m.NumberedHeading("clause", number, f"{number}.", title, bookmark)
+        state.toc.append((f"{number}.", module.title(lang)))
+        builder = _Builder(state, "clause", where, module.id, number)
+    else:
+        state.schedule_count += 1
+        number = str(state.schedule_count)
+        bookmark = bookmark_name(module.id, state.bookmarks)
+        target = _Target(state.strings["schedule"] + " ", number, bookmark)
+        state.targets[module.id] = target
+        label = f"{state.strings['schedule']} {number}"
+        heading = m.NumberedHeading("schedule", number, label, title, bookmark,
+                                    state.schedule_count)
+        state.toc.append((label, module.title(lang)))
+        builder = _Builder(state, "schedule", where, module.id, instance=state.schedule_count)
+    blocks: list[m.Block] = [heading]
+    blocks.extend(builder.build(_parse(renderer.render(module.template_name(lang), where))))
+    for section in sections:
+        state.targets[section.id] = target
+        section_where = renderer.library.rel(section.template_path(lang))
+        builder.where = section_where
+        builder.owner = section.id
+        builder.blocks = [m.Heading(2, (m.Text(section.title(lang)),))]
+        text = renderer.render(section.template_name(lang), section_where)
+        blocks.extend(builder.build(_parse(text)))
+    return blocks
+
+
+def _signature_block(deal: dict[str, Any], strings: dict[str, str]) -> m.SignatureBlock:
+    parties = tuple(
+        m.SignatureParty(strings[f"role_{role}"], deal["parties"][role]["legal_name"],
+                         deal["parties"][role]["signatory"]["name"],
+                         deal["parties"][role]["signatory"]["title"])
+        for role in ("client", "vendor")
+    )
+    return m.SignatureBlock(parties, strings["by"], strings["name"], strings["title"],
+                            strings["date"])
+
+
+def _resolve(blocks: list[m.Block], state: _State, where: Callable[[str], str]) -> list[m.Block]:
+    """Fill in every cross-reference from the numbers given while building."""
+
+    def fix(runs: m.Runs) -> m.Runs:
+        out: list[m.Inline] = []
+        for run in runs:
+            if isinstance(run, m.Ref):
+                target = state.targets.get(run.target)
+                if target is None:
+                    raise LibraryError(f"{where(run.target)}: cross-reference to "
+                                       f"{run.target!r}, which names no clause or anchor")
+                prefix = target.prefix
+                if run.prefix == "cap":
+                    prefix = prefix[:1].upper() + prefix[1:]
+                run = m.Ref(run.target, target.bookmark, prefix, target.number)
+            out.append(run)
+        return tuple(out)
+
+    resolved: list[m.Block] = []
+    for block in blocks:
+        match block:
+            case m.Title() | m.Heading() | m.NumberedHeading() | m.NumberedPara() \
+                    | m.Paragraph() | m.BulletItem():
+                block = replace(block, runs=fix(block.runs))
+            case m.Table():
+                block = replace(block, header=tuple(fix(c) for c in block.header),
+                                rows=tuple(tuple(fix(c) for c in row) for row in block.rows))
+        resolved.append(block)
+    return resolved
+
+
+def build_document(library: Library, selection: Selection, deal: dict[str, Any],
+                   language: str) -> m.Document:
+    """Render the selected modules of a deal into a Document in one language."""
+    strings = _strings(library, language)
+    renderer = _Renderer(library, selection, deal, language)
+    state = _State(strings, language)
+    renderer.render_definitions()
+
+    sections: dict[str, list[ClauseModule]] = {}
+    for module in selection.modules("section"):
+        sections.setdefault(str(module.parent), []).append(module)
+    body: list[m.Block] = []
+    for module in selection.modules("clause"):
+        body.extend(_clause_blocks(renderer, state, module, []))
+    annexes: list[m.Block] = []
+    for module in selection.modules("schedule"):
+        annexes.extend(_clause_blocks(renderer, state, module, sections.get(module.id, [])))
+
+    skeleton = library.skeleton_name(language)
+    front = _Builder(state, None, skeleton, "agreement")
+    front_blocks = front.build(_parse(renderer.render(skeleton, skeleton)))
+    parts = {
+        "clauses": body,
+        "schedules": annexes,
+        "signatures": [_signature_block(deal, strings)],
+        "toc": [m.TableOfContents(strings["contents"], tuple(state.toc))],
+    }
+    placed = [name for _, name in front.placeholders]
+    missing = [p for p in _PLACEHOLDERS if placed.count(p) != 1]
+    if missing:
+        raise LibraryError(f"{skeleton}: the skeleton must place each of "
+                           f"{', '.join(p + '()' for p in missing)} exactly once")
+    blocks: list[m.Block] = []
+    for index, block in enumerate([*front_blocks, None]):
+        for _, name in (p for p in front.placeholders if p[0] == index):
+            blocks.extend(parts[name])
+        if block is not None:
+            blocks.append(block)
+    owners = {mod.id: library.rel(mod.meta_path) for mod in library.modules}
+    resolved = _resolve(blocks, state, lambda t: owners.get(t.split(".")[0], skeleton))
+    return m.Document(_meta(deal, language, renderer.formatter, strings), tuple(resolved))
+
+
+def _strings(library: Library, language: str) -> dict[str, str]:
+    strings = library.strings.get(language)
+    if not isinstance(strings, dict):
+        raise LibraryError(f"templates/strings.toml: no [{language}] table")
+    needed = ("clause", "schedule", "contents", "page", "subject", "by", "name", "title", "date",
+              "role_client", "role_vendor")
+    missing = [k for k in needed if k not in strings]
+    if missing:
+        raise LibraryError(f"templates/strings.toml: [{language}] lacks {', '.join(missing)}")
+    return {k: str(v) for k, v in strings.items()}
+
+
+def _meta(deal: dict[str, Any], language: str, formatter: Formatter,
+          strings: dict[str, str]) -> m.DocumentMeta:
+    agreement = deal["agreement"]
+    return m.DocumentMeta(
+        title=agreement["title"],
+        reference=agreement["reference"],
+        subject=strings["subject"],
+        language=language_tag(formatter.locale),
+        paper="letter" if agreement["governing_law"].startswith("US-") else "a4",
+        header_text=f"{agreement['title']} \u2014 {agreement['reference']}",
+        page_label=strings["page"],
+        clause_ref_prefix=strings["clause"] + " ",
+        schedule_label=strings["schedule"],
+    )

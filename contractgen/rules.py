@@ -1,0 +1,174 @@
+"""Decide which clause modules a deal gets, and say why.
+
+Each module's ``include`` rule is a sandboxed Jinja expression over the deal (see
+clauses/README.md). Facts are evaluated first, then every rule; then ``requires``,
+``excludes`` and section parents are applied until nothing changes. The result is a
+``Selection``: one ``Decision`` per module, with the reason in words.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, UndefinedError, nodes
+
+from contractgen.errors import LibraryError
+from contractgen.library import ClauseModule, Library
+from contractgen.sandbox import EU, AccessLog, Record, environment, unwrap, wrap
+
+DEAL_ROOTS = (
+    "deal_sheet_version", "language", "agreement", "parties", "scope", "governance",
+    "oversight", "performance", "commercials", "data_protection",
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether one module is in the contract, and why."""
+
+    module: ClauseModule
+    included: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The decisions for every module of the library, in library order."""
+
+    decisions: tuple[Decision, ...]
+    facts: dict[str, bool]
+
+    @property
+    def included_ids(self) -> frozenset[str]:
+        return frozenset(d.module.id for d in self.decisions if d.included)
+
+    def modules(self, kind: str | None = None) -> list[ClauseModule]:
+        """Return the included modules (of one kind), in order."""
+        return [d.module for d in self.decisions
+                if d.included and (kind is None or d.module.kind == kind)]
+
+
+def _compile(library: Library, source: str, where: str) -> Any:
+    try:
+        return environment(library.root).compile_expression(source, undefined_to_none=False)
+    except TemplateSyntaxError as error:
+        raise LibraryError(f"{where}: rule {source!r} is not a valid expression: "
+                           f"{error.message}") from error
+
+
+@lru_cache(maxsize=4096)
+def _compiled(library: Library, source: str, where: str) -> Any:
+    return _compile(library, source, where)
+
+
+def rule_paths(library: Library, source: str) -> set[str]:
+    """Return the dotted deal paths an expression names (``scope.locations``, ...)."""
+    env = environment(library.root)
+    tree = env.parse("{{ (" + source + ") }}")
+    found: set[str] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Name)):
+        parts: list[str] = []
+        current: nodes.Node = node
+        while isinstance(current, nodes.Getattr):
+            parts.append(current.attr)
+            current = current.node
+        if isinstance(current, nodes.Name) and current.name in DEAL_ROOTS:
+            found.add(".".join([current.name, *reversed(parts)]))
+    return found
+
+
+def _format_value(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _evaluate(library: Library, source: str, where: str, deal: dict[str, Any],
+              facts: dict[str, bool]) -> tuple[bool, AccessLog]:
+    log = AccessLog()
+    context: dict[str, Any] = {k: _root(deal, k, log) for k in DEAL_ROOTS}
+    context["facts"] = Record(dict(facts), "facts", log)
+    context["EU"] = list(EU)
+    context["__contractgen_log"] = log
+    try:
+        value = _compiled(library, source, where)(**context)
+    except UndefinedError as error:
+        raise LibraryError(f"{where}: rule {source!r} names a field the deal sheet does not "
+                           f"have ({error.message})") from error
+    except LibraryError as error:
+        raise LibraryError(f"{where}: rule {source!r}: {error}") from error
+    except (TypeError, ValueError) as error:
+        raise LibraryError(f"{where}: rule {source!r} cannot be evaluated: {error}") from error
+    value = unwrap(value)
+    if not isinstance(value, bool):
+        raise LibraryError(f"{where}: rule {source!r} must be true or false, "
+                           f"but gave {_format_value(value)}")
+    return value, log
+
+
+def _root(deal: dict[str, Any], key: str, log: AccessLog) -> Any:
+    value = deal.get(key)
+    return wrap(value, key, log) if isinstance(value, dict | list) else value
+
+
+def evaluate_facts(library: Library, deal: dict[str, Any]) -> dict[str, bool]:
+    """Evaluate the library's facts over a deal, in file order."""
+    facts: dict[str, bool] = {}
+    for fact in library.facts:
+        facts[fact.name], _ = _evaluate(library, fact.rule, f"clauses/facts.toml [{fact.name}]",
+                                        deal, facts)
+    return facts
+
+
+def _because(log: AccessLog) -> str:
+    if not log.entries:
+        return ""
+    shown = [f"{path} = {_format_value(value)}" for path, value in log.entries.items()]
+    return " (" + "; ".join(shown) + ")"
+
+
+def select(library: Library, deal: dict[str, Any]) -> Selection:
+    """Decide, for every clause module, whether the deal includes it and why."""
+    facts = evaluate_facts(library, deal)
+    included: dict[str, bool] = {}
+    reasons: dict[str, str] = {}
+    for module in library.modules:
+        where = library.rel(module.meta_path)
+        holds, log = _evaluate(library, module.include, where, deal, facts)
+        included[module.id] = holds
+        if module.include.strip() == "true":
+            reasons[module.id] = "always included"
+        else:
+            verdict = "holds" if holds else "does not hold"
+            reasons[module.id] = f"rule `{module.include}` {verdict}{_because(log)}"
+    _apply_relations(library, included, reasons)
+    decisions = tuple(Decision(m, included[m.id], reasons[m.id]) for m in library.modules)
+    return Selection(decisions, facts)
+
+
+def _apply_relations(library: Library, included: dict[str, bool],
+                     reasons: dict[str, str]) -> None:
+    """Apply excludes, requires and section parents until nothing changes."""
+    changed = True
+    while changed:
+        changed = False
+        for module in library.modules:
+            if not included[module.id]:
+                continue
+            for other in module.excludes:
+                if included[other]:
+                    if module.id in library.get(other).excludes:
+                        raise LibraryError(f"{module.id} and {other} exclude each other and "
+                                           "both rules hold for this deal")
+                    included[other] = False
+                    reasons[other] += f"; left out: {module.id} replaces it"
+                    changed = True
+            missing = [r for r in module.requires if not included[r]]
+            if module.parent is not None and not included[module.parent]:
+                missing.append(module.parent)
+            if missing:
+                included[module.id] = False
+                reasons[module.id] += f"; left out: it needs {', '.join(missing)}, which is out"
+                changed = True

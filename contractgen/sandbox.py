@@ -1,0 +1,288 @@
+"""The sandboxed Jinja2 environment shared by rules and clause templates.
+
+Deal values reach templates and rules as read-only ``Record`` objects: attribute
+access gives the deal's fields and nothing else (no dict methods), a field the deal
+sheet does not have is undefined, and ``StrictUndefined`` turns any use of it into an
+error. Every value a template prints is escaped for Markdown (``finalize``), so deal
+text is always shown literally and never read as Markdown or as a template.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from contractgen.errors import LibraryError
+from contractgen.formatting import Formatter
+
+# EU and EEA member states, for rules about data leaving the EU.
+EU = [
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT",
+    "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO",
+]
+
+FORMATTER_KEY = "__contractgen_formatter"
+LABELS_KEY = "__contractgen_labels"
+
+
+class MdSafe(str):
+    """Markdown produced by contractgen itself (a cross-reference, a defined term)."""
+
+    __slots__ = ()
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&\"'=:$%^])")
+
+
+def escape_markdown(text: str) -> str:
+    """Backslash-escape every ASCII punctuation mark that Markdown could read as syntax."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+class AccessLog:
+    """Collects the deal values a rule read, to explain its result."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Any] = {}
+
+    def record(self, path: str, value: Any) -> None:
+        self.entries.setdefault(path, value)
+
+
+class RecordList(list):  # type: ignore[type-arg]
+    """A list from the deal that remembers where it came from."""
+
+    path: str = ""
+
+
+class Record:
+    """Read-only attribute access to one object of the deal sheet."""
+
+    __slots__ = ("_data", "_path", "_log")
+
+    def __init__(self, data: dict[str, Any], path: str = "", log: AccessLog | None = None):
+        self._data = data
+        self._path = path
+        self._log = log
+
+    def _child(self, name: str, value: Any) -> Any:
+        path = f"{self._path}.{name}" if self._path else name
+        return wrap(value, path, self._log)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in self._data:
+            raise AttributeError(name)
+        return self._child(name, self._data[name])
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._data:
+            raise KeyError(name)
+        return self._child(name, self._data[name])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Record) and other._data == self._data
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{self._path or 'deal'}>"
+
+
+def wrap(value: Any, path: str, log: AccessLog | None) -> Any:
+    """Wrap a deal value for templates: objects as Records, lists as RecordLists."""
+    if isinstance(value, dict):
+        return Record(value, path, log)
+    if isinstance(value, list):
+        items = RecordList(wrap(v, f"{path}[{i}]", None) for i, v in enumerate(value))
+        items.path = path
+        if log is not None and not any(isinstance(v, dict) for v in value):
+            log.record(path, value)
+        return items
+    if log is not None:
+        log.record(path, value)
+    return value
+
+
+def unwrap(value: Any) -> Any:
+    """Return the plain data behind a Record or RecordList."""
+    if isinstance(value, Record):
+        return value._data
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+# --- list filters for rules: any / all / count over list items ---------------------------
+
+def _split_key(key: str) -> tuple[str, str]:
+    for suffix in ("_not", "_has"):
+        if key.endswith(suffix):
+            return key[: -len(suffix)], suffix[1:]
+    return key, "eq"
+
+
+def _matches(item: Any, criteria: dict[str, Any], where: str) -> bool:
+    data = unwrap(item)
+    if not isinstance(data, dict):
+        raise LibraryError(f"{where}: any/all/count need a list of objects")
+    for key, expected in criteria.items():
+        field, op = _split_key(key)
+        if field not in data:
+            raise LibraryError(f"{where}: the items have no field {field!r}")
+        actual = data[field]
+        wanted = unwrap(expected)
+        options = wanted if isinstance(wanted, list) else [wanted]
+        if op == "has":
+            hit = any(o in (actual or []) for o in options)
+        else:
+            hit = actual in options
+        if hit == (op == "not"):
+            return False
+    return True
+
+
+def _log_fields(items: Any, criteria: dict[str, Any], log: AccessLog | None) -> None:
+    path = getattr(items, "path", "")
+    if log is None or not path:
+        return
+    for key in criteria:
+        field = _split_key(key)[0]
+        log.record(f"{path}[].{field}", [unwrap(i).get(field) for i in items])
+
+
+def _selector(kind: str) -> Callable[..., Any]:
+    @pass_context
+    def select(context: Context, items: Any, **criteria: Any) -> Any:
+        where = f"{kind}({', '.join(criteria)})"
+        if not isinstance(items, list):
+            raise LibraryError(f"{where}: needs a list, got {type(unwrap(items)).__name__}")
+        if not criteria:
+            raise LibraryError(f"{where}: name at least one field, e.g. {kind}(country='MX')")
+        _log_fields(items, criteria, context.get("__contractgen_log"))
+        hits = [_matches(item, criteria, where) for item in items]
+        if kind == "any":
+            return any(hits)
+        if kind == "all":
+            return all(hits)
+        return sum(hits)
+
+    return select
+
+
+# --- formatting filters for templates ---------------------------------------------------
+
+def _fmt(context: Context) -> Formatter:
+    formatter: Formatter = context[FORMATTER_KEY]
+    return formatter
+
+
+def _formatting_filters() -> dict[str, Callable[..., Any]]:
+    @pass_context
+    def date(ctx: Context, value: str) -> str:
+        return _fmt(ctx).date(value)
+
+    @pass_context
+    def money(ctx: Context, value: float, currency: str | None = None) -> str:
+        return _fmt(ctx).money(value, currency or ctx["agreement"].currency)
+
+    @pass_context
+    def money_words(ctx: Context, value: float, currency: str | None = None) -> str:
+        return _fmt(ctx).money_words(value, currency or ctx["agreement"].currency)
+
+    @pass_context
+    def num(ctx: Context, value: float, decimals: int | None = None) -> str:
+        return _fmt(ctx).number(value, decimals)
+
+    @pass_context
+    def pct(ctx: Context, value: float) -> str:
+        return _fmt(ctx).percent(value)
+
+    def counted(unit: str | None) -> Callable[..., str]:
+        @pass_context
+        def render(ctx: Context, value: int) -> str:
+            return _fmt(ctx).words(value, unit)
+
+        return render
+
+    @pass_context
+    def label(ctx: Context, value: str, group: str) -> str:
+        labels = ctx[LABELS_KEY]
+        try:
+            return str(labels[group][value])
+        except KeyError:
+            raise LibraryError(
+                f"templates/labels.toml: no label for {value!r} in [{ctx['language']}.{group}]"
+            ) from None
+
+    @pass_context
+    def join_and(ctx: Context, items: list[Any]) -> str:
+        return _fmt(ctx).join_and([str(i) for i in items])
+
+    @pass_context
+    def country(ctx: Context, code: str) -> str:
+        return _fmt(ctx).country(code)
+
+    @pass_context
+    def language_name(ctx: Context, code: str) -> str:
+        return _fmt(ctx).language_name(code)
+
+    return {
+        "date": date, "money": money, "money_words": money_words, "num": num, "pct": pct,
+        "words": counted(None), "days": counted("day"), "business_days": counted("business_day"),
+        "months": counted("month"), "hours": counted("hour"), "years": counted("year"),
+        "label": label, "join_and": join_and, "country": country,
+        "language_name": language_name,
+    }
+
+
+@pass_context
+def _finalize(context: Context, value: Any) -> str:
+    """Turn a printed value into Markdown text: escape strings, format numbers, refuse blanks."""
+    if isinstance(value, MdSafe):
+        return value
+    if isinstance(value, str):
+        if not value.strip():
+            raise LibraryError("a template printed an empty text")
+        return escape_markdown(value)
+    if value is None:
+        raise LibraryError("a template printed an empty value (none); guard it with {% if %}")
+    if isinstance(value, bool) or isinstance(value, Record | list):
+        raise LibraryError(f"a template printed {type(unwrap(value)).__name__} {value!r}; "
+                           "print a text or a number")
+    if isinstance(value, int | float):
+        return escape_markdown(_fmt(context).number(value))
+    raise LibraryError(f"a template printed an unsupported value {value!r}")
+
+
+@lru_cache(maxsize=8)
+def environment(root: Path) -> ImmutableSandboxedEnvironment:
+    """Return the sandboxed environment for the library at ``root`` (templates compiled once)."""
+    env = ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader(str(root)),
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        finalize=_finalize,
+        auto_reload=False,
+    )
+    env.filters.update(_formatting_filters())
+    env.filters.update({kind: _selector(kind) for kind in ("any", "all", "count")})
+    return env

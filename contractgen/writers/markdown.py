@@ -1,0 +1,138 @@
+"""Write a Document as CommonMark (plus pipe tables), with the same numbers as the Word file.
+
+Numbers are written as text ("12.3", "(a)"), never as Markdown list markers, so that
+any Markdown viewer shows the contract's own numbering. Every piece of text is escaped,
+so a deal value such as ``*Acme* [UK]`` renders literally.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import assert_never
+
+from contractgen import model as m
+
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|#{}&!~])")
+_LINE_START = re.compile(r"^(\s*)([-+=](?=\s|$)|\d+[.)](?=\s|$))")
+
+
+def escape(text: str) -> str:
+    """Escape text so that CommonMark shows it literally."""
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def _escape_start(text: str) -> str:
+    """Escape what would start a list, heading or break at the start of a line."""
+    match = _LINE_START.match(text)
+    if not match:
+        return text
+    head = match.group(2)
+    escaped = "\\" + head if len(head) == 1 else head[:-1] + "\\" + head[-1]
+    return match.group(1) + escaped + text[match.end():]
+
+
+def runs_markdown(runs: m.Runs) -> str:
+    """Render inline runs as Markdown."""
+    parts: list[str] = []
+    for run in runs:
+        match run:
+            case m.Text(text=text, bold=bold, italic=italic):
+                lines = [escape(line) for line in text.split("\n")]
+                body = "\\\n".join(lines)
+                if body.strip() and (bold or italic):
+                    lead = body[: len(body) - len(body.lstrip())]
+                    trail = body[len(body.rstrip()):]
+                    core = body.strip()
+                    if italic:
+                        core = f"*{core}*"
+                    if bold:
+                        core = f"**{core}**"
+                    body = f"{lead}{core}{trail}"
+                parts.append(body)
+            case m.Term(text=text):
+                parts.append(f"**{escape(text)}**")
+            case m.Ref():
+                parts.append(escape(run.label))
+            case _:
+                assert_never(run)
+    return _escape_start("".join(parts))
+
+
+def _cell(runs: m.Runs) -> str:
+    return runs_markdown(runs).replace("\\\n", " ").replace("\n", " ") or " "
+
+
+def _table(block: m.Table) -> str:
+    header = "| " + " | ".join(_cell(c) for c in block.header) + " |"
+    rule = "|" + "|".join("---" for _ in block.header) + "|"
+    rows = ["| " + " | ".join(_cell(c) for c in row) + " |" for row in block.rows]
+    return "\n".join([header, rule, *rows])
+
+
+def _signatures(block: m.SignatureBlock) -> str:
+    parts = []
+    for party in block.parties:
+        lines = [
+            f"**{escape(party.role)}**",
+            f"**{escape(party.legal_name)}**",
+            f"{escape(block.by_label)} \\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_",
+            f"{escape(block.name_label)} {escape(party.signatory_name)}",
+            f"{escape(block.title_label)} {escape(party.signatory_title)}",
+            f"{escape(block.date_label)} \\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_",
+        ]
+        parts.append("\\\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def _toc(block: m.TableOfContents) -> str:
+    lines = [f"**{escape(block.title)}**", ""]
+    for number, title in block.entries:
+        joiner = " " if number.endswith(".") else " \u2014 "
+        lines.append("- " + _escape_start(escape(f"{number}{joiner}{title}")))
+    return "\n".join(lines)
+
+
+def block_markdown(block: m.Block) -> str | None:
+    """Render one block as Markdown (None for blocks with no Markdown form)."""
+    match block:
+        case m.Title(runs=runs):
+            return f"# {runs_markdown(runs)}"
+        case m.Heading(level=level, runs=runs):
+            return f"{'#' * (level + 1)} {runs_markdown(runs)}"
+        case m.NumberedHeading(scheme="schedule"):
+            return f"## {escape(block.label)} \u2014 {runs_markdown(block.runs)}"
+        case m.NumberedHeading():
+            return f"## {escape(block.label)} {runs_markdown(block.runs)}"
+        case m.NumberedPara(number=number, runs=runs):
+            text = runs_markdown(runs)
+            return _escape_start(f"{escape(number)} {text}".rstrip())
+        case m.Paragraph(runs=runs):
+            return runs_markdown(runs)
+        case m.BulletItem(level=level, runs=runs):
+            return f"{'  ' * (level - 1)}- {runs_markdown(runs)}"
+        case m.Table():
+            return _table(block)
+        case m.SignatureBlock():
+            return _signatures(block)
+        case m.PageBreak():
+            return "* * *"
+        case m.TableOfContents():
+            return _toc(block)
+        case _:
+            assert_never(block)
+
+
+def write_markdown(doc: m.Document) -> str:
+    """Render a Document as Markdown text."""
+    chunks: list[str] = []
+    previous: m.Block | None = None
+    for block in doc.blocks:
+        text = block_markdown(block)
+        if text is None:
+            continue
+        if isinstance(block, m.BulletItem) and isinstance(previous, m.BulletItem):
+            chunks[-1] += "\n" + text
+        else:
+            chunks.append(text)
+        previous = block
+    return "\n\n".join(chunks) + "\n"
