@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, pass_context
+from jinja2 import FileSystemLoader, StrictUndefined, Undefined, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -256,6 +256,8 @@ def _finalize(context: Context, value: Any) -> str:
     """Turn a printed value into Markdown text: escape strings, format numbers, refuse blanks."""
     if isinstance(value, MdSafe):
         return value
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
     if isinstance(value, str):
         if not value.strip():
             raise LibraryError("a template printed an empty text")

@@ -1,0 +1,149 @@
+"""The rules engine: facts, inclusion rules, relations between modules, reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contractgen.errors import LibraryError
+from contractgen.library import load_library
+from contractgen.rules import select
+from minilib import write_library
+
+
+def _decisions(root: Path, deal: dict[str, Any]) -> dict[str, tuple[bool, str]]:
+    from contractgen.dealsheet import normalise, load_schema
+
+    data = normalise(deal, load_schema(root))
+    selection = select(load_library(root), data)
+    return {d.module.id: (d.included, d.reason) for d in selection.decisions}
+
+
+def test_always_included_module_says_so(minilib: Path, northwind: dict[str, Any]) -> None:
+    included, reason = _decisions(minilib, northwind)["definitions"]
+    assert included and reason == "always included"
+
+
+def test_membership_rule_on_both_sides(minilib: Path, northwind: dict[str, Any]) -> None:
+    northwind["parties"]["client"]["sector"] = "general"
+    included, reason = _decisions(minilib, northwind)["step_in"]
+    assert included
+    assert "'step_in' in performance.remedies` holds" in reason
+    northwind["performance"]["remedies"].remove("step_in")
+    included, reason = _decisions(minilib, northwind)["step_in"]
+    assert not included
+    assert "does not hold" in reason and "performance.remedies = " in reason
+
+
+def test_any_over_list_items_on_both_sides(minilib: Path, northwind: dict[str, Any]) -> None:
+    included, reason = _decisions(minilib, northwind)["offshore_section"]
+    assert included
+    assert 'scope.locations[].delivery_model = ["offshore", "nearshore"]' in reason
+    for location in northwind["scope"]["locations"]:
+        location["delivery_model"] = "onshore"
+    assert not _decisions(minilib, northwind)["offshore_section"][0]
+
+
+def test_variant_excludes_the_other(minilib: Path, northwind: dict[str, Any]) -> None:
+    decisions = _decisions(minilib, northwind)
+    assert decisions["step_in_regulated"][0]
+    included, reason = decisions["step_in"]
+    assert not included and "step_in_regulated replaces it" in reason
+
+
+def test_section_follows_its_schedule(tmp_path: Path, northwind: dict[str, Any]) -> None:
+    root = write_library(tmp_path, {
+        "schedules/charges_schedule.toml": '''
+id = "charges_schedule"
+kind = "schedule"
+area = "schedules"
+order = 2000
+version = "1.0.0"
+include = "commercials.indexation.enabled"
+title = { en = "Charges", es = "Precio" }
+'''})
+    northwind["commercials"]["indexation"] = {"enabled": False}
+    included, reason = _decisions(root, northwind)["offshore_section"]
+    assert not included and "needs charges_schedule" in reason
+
+
+def test_requires_leaves_out_a_module_whose_partner_is_out(
+        tmp_path: Path, northwind: dict[str, Any]) -> None:
+    root = write_library(tmp_path, {"performance/step_in_regulated.toml": '''
+id = "step_in_regulated"
+kind = "clause"
+area = "performance"
+order = 210
+version = "1.0.0"
+include = "true"
+requires = ["step_in"]
+title = { en = "Step-In (Regulated)", es = "Intervención (sector regulado)" }
+'''})
+    northwind["performance"]["remedies"].remove("step_in")
+    included, reason = _decisions(root, northwind)["step_in_regulated"]
+    assert not included and "needs step_in" in reason
+
+
+@pytest.mark.parametrize("rule, message", [
+    ("agreement.initial_term_monthz > 36", "names a field the deal sheet does not have"),
+    ("scope.locations | any(citty='Taguig')", "the items have no field 'citty'"),
+    ("scope.locations", "must be true or false"),
+    ("agreement.initial_term_months >", "is not a valid expression"),
+])
+def test_broken_rule_is_a_library_error(tmp_path: Path, northwind: dict[str, Any],
+                                        rule: str, message: str) -> None:
+    root = write_library(tmp_path, {"performance/step_in.toml": f'''
+id = "step_in"
+kind = "clause"
+area = "performance"
+order = 200
+version = "1.0.0"
+include = "{rule}"
+title = {{ en = "Step-In", es = "Intervención" }}
+'''})
+    with pytest.raises(LibraryError, match=message) as caught:
+        _decisions(root, northwind)
+    assert "clauses/performance/step_in.toml" in str(caught.value)
+    assert caught.value.exit_code == 5
+
+
+def test_comparison_rule(tmp_path: Path, northwind: dict[str, Any]) -> None:
+    root = write_library(tmp_path, {"performance/step_in.toml": '''
+id = "step_in"
+kind = "clause"
+area = "performance"
+order = 200
+version = "1.0.0"
+include = "agreement.initial_term_months > 36"
+title = { en = "Step-In", es = "Intervención" }
+'''})
+    northwind["parties"]["client"]["sector"] = "general"
+    assert _decisions(root, northwind)["step_in"][0]
+    northwind["agreement"]["initial_term_months"] = 36
+    included, reason = _decisions(root, northwind)["step_in"]
+    assert not included and "agreement.initial_term_months = 36" in reason
+
+
+@pytest.mark.parametrize("meta, message", [
+    ('id = "other"', "must equal the file name"),
+    ('colour = "red"', "unknown key"),
+    ('requires = ["nowhere"]', "unknown clause module 'nowhere'"),
+    ('kind = "appendix"', "kind must be one of"),
+])
+def test_broken_metadata_is_a_library_error(tmp_path: Path, meta: str, message: str) -> None:
+    base = '''
+id = "step_in"
+kind = "clause"
+area = "performance"
+order = 200
+version = "1.0.0"
+include = "true"
+title = { en = "Step-In", es = "Intervención" }
+'''
+    key = meta.split(" =")[0]
+    lines = [line for line in base.strip().splitlines() if not line.startswith(key + " ")]
+    root = write_library(tmp_path, {"performance/step_in.toml": "\n".join([*lines, meta]) + "\n"})
+    with pytest.raises(LibraryError, match=message):
+        load_library(root)
