@@ -137,7 +137,7 @@ def init(ctx: click.Context, path: Path) -> None:
 @cli.command()
 @click.argument("deals", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "out_dir", required=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Directory for the outputs.")
+              type=click.Path(path_type=Path), help="Directory for the outputs.")
 @click.option("--format", "formats", type=click.Choice(["docx", "md"]), multiple=True,
               help="Output format (repeatable). Default: docx and md.")
 @click.option("--lang", type=click.Choice(["en", "es"]),

@@ -7,15 +7,16 @@ touches the disk except ``render_to_directory``, through ``output.commit``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from contractgen import model
-from contractgen.dealsheet import Deal, load_deal
+from contractgen.dealsheet import Deal, load_deal, load_schema
 from contractgen.library import Library, load_library
 from contractgen.output import commit
 from contractgen.paths import library_root
 from contractgen.render import build_document
-from contractgen.rules import Selection, select
+from contractgen.rules import Selection, check_rules, select
 
 FORMATS = ("docx", "md")
 
@@ -32,8 +33,15 @@ class Contract:
 
 
 def open_library(root: Path | None = None) -> Library:
-    """Load the clause library (the bundled one unless ``root`` is given)."""
-    return load_library(library_root(root).resolve())
+    """Load the clause library (the bundled one unless ``root`` is given) and check its rules."""
+    return _checked_library(library_root(root).resolve())
+
+
+@lru_cache(maxsize=8)
+def _checked_library(root: Path) -> Library:
+    library = load_library(root)
+    check_rules(library, load_schema(root))
+    return library
 
 
 def choose(path: Path, root: Path | None = None) -> tuple[Deal, Library, Selection]:

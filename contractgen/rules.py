@@ -80,6 +80,34 @@ def rule_paths(library: Library, source: str) -> set[str]:
     return found
 
 
+def schema_field_paths(schema: dict[str, Any]) -> frozenset[str]:
+    """Return every field path the deal schema defines ("scope.locations[].country")."""
+    from contractgen.dealsheet import all_properties, resolved
+
+    paths: set[str] = set()
+
+    def walk(node: Any, prefix: str) -> None:
+        node = resolved(node, schema)
+        if not isinstance(node, dict):
+            return
+        if node.get("type") == "array" or "items" in node:
+            walk(node.get("items"), prefix + "[]")
+            return
+        for name, sub in all_properties(node, schema).items():
+            path = f"{prefix}.{name}" if prefix else name
+            paths.add(path)
+            walk(sub, path)
+
+    walk(schema, "")
+    return frozenset(paths)
+
+
+def unknown_fields(library: Library, source: str, known: frozenset[str]) -> list[str]:
+    """Return the deal paths an expression names that the schema does not define."""
+    bare = {p.replace("[]", "") for p in known}
+    return sorted(p for p in rule_paths(library, source) if p not in bare)
+
+
 def _format_value(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -127,6 +155,22 @@ def _because(log: AccessLog) -> str:
         return ""
     shown = [f"{path} = {_format_value(value)}" for path, value in log.entries.items()]
     return " (" + "; ".join(shown) + ")"
+
+
+def check_rules(library: Library, schema: dict[str, Any]) -> None:
+    """Refuse rules that name fields the deal schema does not define, even unevaluated."""
+    known = schema_field_paths(schema)
+    checks = [(f"clauses/facts.toml [{f.name}]", f.rule) for f in library.facts]
+    checks += [(library.rel(m.meta_path), m.include) for m in library.modules]
+    for where, source in checks:
+        try:
+            unknown = unknown_fields(library, source, known)
+        except TemplateSyntaxError as error:
+            raise LibraryError(f"{where}: rule {source!r} is not a valid expression: "
+                               f"{error.message}") from error
+        if unknown:
+            raise LibraryError(f"{where}: rule {source!r} names a field the deal sheet does "
+                               f"not have: {', '.join(unknown)}")
 
 
 def select(library: Library, deal: dict[str, Any]) -> Selection:

@@ -147,3 +147,19 @@ title = { en = "Step-In", es = "Intervención" }
     root = write_library(tmp_path, {"performance/step_in.toml": "\n".join([*lines, meta]) + "\n"})
     with pytest.raises(LibraryError, match=message):
         load_library(root)
+
+
+def test_typo_behind_is_not_none_is_caught_statically(tmp_path: Path) -> None:
+    from contractgen.pipeline import open_library
+
+    root = write_library(tmp_path, {"performance/step_in.toml": '''
+id = "step_in"
+kind = "clause"
+area = "performance"
+order = 200
+version = "1.0.0"
+include = "parties.vendor.repse_registraton is not none"
+title = { en = "Step-In", es = "Intervención" }
+'''})
+    with pytest.raises(LibraryError, match="parties.vendor.repse_registraton"):
+        open_library(root)
