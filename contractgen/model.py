@@ -201,6 +201,14 @@ class Document:
 
     meta: DocumentMeta
     blocks: tuple[Block, ...] = field(default_factory=tuple)
+    spans: tuple[tuple[str, int, int], ...] = ()  # (clause module id, first block, end)
+
+    def module_blocks(self, module_id: str) -> tuple[Block, ...]:
+        """Return the blocks that one clause module produced (empty if it is not included)."""
+        for owner, start, end in self.spans:
+            if owner == module_id:
+                return self.blocks[start:end]
+        return ()
 
     def iter_runs(self) -> Iterator[Inline]:
         """Yield every inline run in document order (tables and headings included)."""

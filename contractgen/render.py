@@ -415,40 +415,39 @@ def _parse(markdown: str) -> SyntaxTreeNode:
 
 
 def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
-                   sections: list[ClauseModule]) -> list[m.Block]:
+                   sections: list[ClauseModule]) -> list[tuple[str, list[m.Block]]]:
+    """Render a clause or schedule (with its sections); return (module id, blocks) pieces."""
     lang = renderer.language
     where = renderer.library.rel(module.template_path(lang))
     title = (m.Text(module.title(lang)),)
+    number_of = state.clause_count + 1 if module.kind == "clause" else state.schedule_count + 1
+    number = str(number_of)
+    bookmark = bookmark_name(module.id, state.bookmarks)
     if module.kind == "clause":
         state.clause_count += 1
-        number = str(state.clause_count)
-        bookmark = bookmark_name(module.id, state.bookmarks)
-        state.targets[module.id] = _Target(state.strings["clause"] + " ", number, bookmark)
+        target = _Target(state.strings["clause"] + " ", number, bookmark)
         heading = m.NumberedHeading("clause", number, f"{number}.", title, bookmark)
         state.toc.append((f"{number}.", module.title(lang)))
         builder = _Builder(state, "clause", where, module.id, number)
     else:
         state.schedule_count += 1
-        number = str(state.schedule_count)
-        bookmark = bookmark_name(module.id, state.bookmarks)
         target = _Target(state.strings["schedule"] + " ", number, bookmark)
-        state.targets[module.id] = target
         label = f"{state.strings['schedule']} {number}"
         heading = m.NumberedHeading("schedule", number, label, title, bookmark,
                                     state.schedule_count)
         state.toc.append((label, module.title(lang)))
         builder = _Builder(state, "schedule", where, module.id, instance=state.schedule_count)
-    blocks: list[m.Block] = [heading]
-    blocks.extend(builder.build(_parse(renderer.render(module.template_name(lang), where))))
+    state.targets[module.id] = target
+    body = builder.build(_parse(renderer.render(module.template_name(lang), where)))
+    pieces: list[tuple[str, list[m.Block]]] = [(module.id, [heading, *body])]
     for section in sections:
         state.targets[section.id] = target
-        section_where = renderer.library.rel(section.template_path(lang))
-        builder.where = section_where
+        builder.where = renderer.library.rel(section.template_path(lang))
         builder.owner = section.id
         builder.blocks = [m.Heading(2, (m.Text(section.title(lang)),))]
-        text = renderer.render(section.template_name(lang), section_where)
-        blocks.extend(builder.build(_parse(text)))
-    return blocks
+        text = renderer.render(section.template_name(lang), builder.where)
+        pieces.append((section.id, list(builder.build(_parse(text)))))
+    return pieces
 
 
 def _signature_block(deal: dict[str, Any], strings: dict[str, str]) -> m.SignatureBlock:
@@ -504,21 +503,21 @@ def build_document(library: Library, selection: Selection, deal: dict[str, Any],
     sections: dict[str, list[ClauseModule]] = {}
     for module in selection.modules("section"):
         sections.setdefault(str(module.parent), []).append(module)
-    body: list[m.Block] = []
+    body: list[tuple[str, list[m.Block]]] = []
     for module in selection.modules("clause"):
         body.extend(_clause_blocks(renderer, state, module, []))
-    annexes: list[m.Block] = []
+    annexes: list[tuple[str, list[m.Block]]] = []
     for module in selection.modules("schedule"):
         annexes.extend(_clause_blocks(renderer, state, module, sections.get(module.id, [])))
 
     skeleton = library.skeleton_name(language)
     front = _Builder(state, None, skeleton, "agreement")
     front_blocks = front.build(_parse(renderer.render(skeleton, skeleton)))
-    parts = {
+    parts: dict[str, list[tuple[str, list[m.Block]]]] = {
         "clauses": body,
         "schedules": annexes,
-        "signatures": [_signature_block(deal, strings)],
-        "toc": [m.TableOfContents(strings["contents"], tuple(state.toc))],
+        "signatures": [("", [_signature_block(deal, strings)])],
+        "toc": [("", [m.TableOfContents(strings["contents"], tuple(state.toc))])],
     }
     placed = [name for _, name in front.placeholders]
     missing = [p for p in _PLACEHOLDERS if placed.count(p) != 1]
@@ -526,14 +525,19 @@ def build_document(library: Library, selection: Selection, deal: dict[str, Any],
         raise LibraryError(f"{skeleton}: the skeleton must place each of "
                            f"{', '.join(p + '()' for p in missing)} exactly once")
     blocks: list[m.Block] = []
+    spans: list[tuple[str, int, int]] = []
     for index, block in enumerate([*front_blocks, None]):
         for _, name in (p for p in front.placeholders if p[0] == index):
-            blocks.extend(parts[name])
+            for owner, piece in parts[name]:
+                if owner:
+                    spans.append((owner, len(blocks), len(blocks) + len(piece)))
+                blocks.extend(piece)
         if block is not None:
             blocks.append(block)
     owners = {mod.id: library.rel(mod.meta_path) for mod in library.modules}
     resolved = _resolve(blocks, state, lambda t: owners.get(t.split(".")[0], skeleton))
-    return m.Document(_meta(deal, language, renderer.formatter, strings), tuple(resolved))
+    meta = _meta(deal, language, renderer.formatter, strings)
+    return m.Document(meta, tuple(resolved), tuple(spans))
 
 
 def _strings(library: Library, language: str) -> dict[str, str]:

@@ -259,8 +259,6 @@ def _finalize(context: Context, value: Any) -> str:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     if isinstance(value, str):
-        if not value.strip():
-            raise LibraryError("a template printed an empty text")
         return escape_markdown(value)
     if value is None:
         raise LibraryError("a template printed an empty value (none); guard it with {% if %}")
