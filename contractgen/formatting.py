@@ -105,7 +105,7 @@ class Formatter:
         value = Decimal(str(amount)).quantize(Decimal("0.01"))
         whole = int(value)
         cents = int((value - whole) * 100)
-        words = num2words(whole, lang=self.language)
+        words = self._number_words(whole)
         name = get_currency_name(currency, count=whole or 2, locale=self.locale)
         if self.language == "es":
             words = _spanish_before_noun(words, "m")
@@ -131,14 +131,18 @@ class Formatter:
             figures = self.number(value)
             return f"{figures} {self._unit(unit, 2)}" if unit else figures
         count = int(value)
-        words = num2words(count, lang=self.language)
-        if self.language == "en":
-            words = words.replace(" and ", " ").replace(",", "")
+        words = self._number_words(count)
         if unit is None:
             return f"{words} ({self.number(count)})"
         if self.language == "es":
             words = _spanish_before_noun(words, _UNITS["es"][unit][2])
         return f"{words} ({self.number(count)}) {self._unit(unit, count)}"
+
+    def _number_words(self, count: int) -> str:
+        words: str = num2words(count, lang=self.language)
+        if self.language == "en":  # contract style: "one hundred twenty", no "and" or commas
+            words = words.replace(" and ", " ").replace(",", "")
+        return words
 
     def _unit(self, unit: str | None, count: int) -> str:
         singular, plural, _ = _UNITS[self.language][unit or "day"]
