@@ -109,6 +109,8 @@ def unknown_fields(library: Library, source: str, known: frozenset[str]) -> list
 
 
 def _format_value(value: Any) -> str:
+    if isinstance(value, list) and any(isinstance(v, dict) for v in value):
+        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 60 else text[:57] + "..."
 

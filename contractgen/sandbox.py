@@ -111,7 +111,7 @@ def wrap(value: Any, path: str, log: AccessLog | None) -> Any:
     if isinstance(value, list):
         items = RecordList(wrap(v, f"{path}[{i}]", None) for i, v in enumerate(value))
         items.path = path
-        if log is not None and not any(isinstance(v, dict) for v in value):
+        if log is not None:
             log.record(path, value)
         return items
     if log is not None:
