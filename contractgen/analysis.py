@@ -14,8 +14,14 @@ from jinja2 import Environment, nodes
 from contractgen.rules import DEAL_ROOTS
 
 
+_PASS_THROUGH = {"sort", "selectattr", "rejectattr", "list", "unique", "reverse", "batch",
+                 "first", "last"}
+
+
 def _chain(node: nodes.Node, aliases: dict[str, str]) -> str | None:
     """Return the deal path an attribute chain names, or None."""
+    while isinstance(node, nodes.Filter) and node.name in _PASS_THROUGH and node.node is not None:
+        node = node.node  # a sorted or filtered list still reads the same field
     parts: list[str] = []
     current = node
     while isinstance(current, nodes.Getattr | nodes.Getitem):

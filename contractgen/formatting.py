@@ -121,11 +121,12 @@ class Formatter:
         """Return a percentage given as 0-100: "12%", "99,5 %"."""
         return format_percent(Decimal(str(value)) / 100, "#,##0.##%", locale=self.locale)
 
-    def words(self, value: int | float, unit: str | None = None) -> str:
+    def words(self, value: int | float, unit: str | None = None, gender: str = "m") -> str:
         """Return a whole number in words and figures, with an optional unit noun.
 
         ``words(30, "day")`` gives "thirty (30) days" / "treinta (30) días". Numbers with
-        decimals are given in figures only.
+        decimals are given in figures only. ``gender="f"`` makes a bare Spanish count agree
+        with a feminine noun that follows ("una (1) auditoría", "veintiuna (21)").
         """
         if isinstance(value, float) and not value.is_integer():
             figures = self.number(value)
@@ -133,6 +134,8 @@ class Formatter:
         count = int(value)
         words = self._number_words(count)
         if unit is None:
+            if self.language == "es" and gender == "f":
+                words = _spanish_before_noun(words, "f")
             return f"{words} ({self.number(count)})"
         if self.language == "es":
             words = _spanish_before_noun(words, _UNITS["es"][unit][2])

@@ -215,8 +215,8 @@ def _formatting_filters() -> dict[str, Callable[..., Any]]:
 
     def counted(unit: str | None) -> Callable[..., str]:
         @pass_context
-        def render(ctx: Context, value: int) -> str:
-            return _fmt(ctx).words(value, unit)
+        def render(ctx: Context, value: int, gender: str = "m") -> str:
+            return _fmt(ctx).words(value, unit, gender)
 
         return render
 
