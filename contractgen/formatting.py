@@ -118,7 +118,9 @@ class Formatter:
         return f"{text} ({self.money(amount, currency)})"
 
     def percent(self, value: float | int) -> str:
-        """Return a percentage given as 0-100: "12%", "99,5 %"."""
+        """Return a percentage given as 0-100: "12%" in English, "99,5 %" in Spanish."""
+        if self.language == "es":  # the RAE's rule: a (non-breaking) space before the sign
+            return f"{self.number(value)}\u00a0%"
         return format_percent(Decimal(str(value)) / 100, "#,##0.##%", locale=self.locale)
 
     def words(self, value: int | float, unit: str | None = None, gender: str = "m") -> str:

@@ -242,7 +242,11 @@ def _formatting_filters() -> dict[str, Callable[..., Any]]:
     def language_name(ctx: Context, code: str) -> str:
         return _fmt(ctx).language_name(code)
 
+    def cap(value: str) -> str:
+        return value[:1].upper() + value[1:]
+
     return {
+        "cap": cap,
         "date": date, "money": money, "money_words": money_words, "num": num, "pct": pct,
         "words": counted(None), "days": counted("day"), "business_days": counted("business_day"),
         "months": counted("month"), "hours": counted("hour"), "years": counted("year"),

@@ -59,7 +59,8 @@ def test_periods_in_words_and_figures(language: str, law: str, value: int, unit:
 def test_percentages() -> None:
     assert fmt("en", "US-NY").percent(12) == "12%"
     assert fmt("en", "US-NY").percent(99.5) == "99.5%"
-    assert fmt("es", "ES").percent(99.5).startswith("99,5")
+    assert fmt("es", "ES").percent(99.5) == "99,5\u00a0%"
+    assert fmt("es", "MX").percent(12) == "12\u00a0%"
 
 
 def test_join_and_lists() -> None:
