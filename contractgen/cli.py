@@ -143,11 +143,14 @@ def init(ctx: click.Context, path: Path) -> None:
 @click.option("--lang", type=click.Choice(["en", "es"]),
               help="Draft in this language instead of the deal sheet's.")
 @click.option("--force", is_flag=True, help="Replace existing outputs.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1),
+              help="Parallel processes for several deal sheets. Default: the number of CPUs.")
 @click.pass_context
 def render(ctx: click.Context, deals: tuple[Path, ...], out_dir: Path,
-           formats: tuple[str, ...], lang: str | None, force: bool) -> None:
+           formats: tuple[str, ...], lang: str | None, force: bool, jobs: int | None) -> None:
     """Render deal sheets into DIR/<deal stem>.docx and .md."""
-    from contractgen.pipeline import FORMATS, render_to_directory
+    from contractgen.batch import Job, default_jobs, render_many
+    from contractgen.pipeline import FORMATS
 
     chosen = tuple(dict.fromkeys(formats)) or FORMATS
     stems = [p.stem for p in deals]
@@ -155,19 +158,41 @@ def render(ctx: click.Context, deals: tuple[Path, ...], out_dir: Path,
     if clash:
         raise OutputError(f"several deal sheets are named {', '.join(clash)}; their outputs "
                           "would overwrite each other")
-    worst = 0
-    for path in deals:
-        try:
-            written = render_to_directory(path, out_dir, chosen, lang, force, _root(ctx))
-        except ContractgenError as error:
-            if len(deals) == 1:
-                raise
-            click.echo(f"Error: {error}", err=True)
-            worst = max(worst, error.exit_code)
-            continue
-        for target in written:
+    if len(deals) == 1:
+        from contractgen.pipeline import render_to_directory
+
+        for target in render_to_directory(deals[0], out_dir, chosen, lang, force, _root(ctx)):
             click.echo(str(target))
-    sys.exit(worst)
+        return
+    tasks = [Job(p, out_dir, chosen, lang, force, _root(ctx)) for p in deals]
+    outcomes = _render_batch(tasks, jobs or default_jobs(), render_many)
+    failed = [o for o in outcomes if o.exit_code]
+    click.echo(f"rendered {len(outcomes) - len(failed)} of {len(outcomes)} deal sheets"
+               + (f"; {len(failed)} failed:" if failed else ""), err=True)
+    for outcome in sorted(failed, key=lambda o: str(o.deal)):
+        click.echo(f"  {outcome.deal} (exit {outcome.exit_code}):", err=True)
+        for line in outcome.error.splitlines():
+            click.echo(f"    {line}", err=True)
+    sys.exit(max((o.exit_code for o in outcomes), default=0))
+
+
+def _render_batch(tasks: list[Any], workers: int, render_many: Any) -> list[Any]:
+    """Run a batch, showing a progress bar on a terminal and plain lines otherwise."""
+    outcomes = []
+    if sys.stderr.isatty():
+        with click.progressbar(length=len(tasks), label="rendering", file=sys.stderr) as bar:
+            for outcome in render_many(tasks, workers):
+                outcomes.append(outcome)
+                bar.update(1)
+    else:
+        for index, outcome in enumerate(render_many(tasks, workers), start=1):
+            outcomes.append(outcome)
+            status = "ok" if not outcome.exit_code else f"failed (exit {outcome.exit_code})"
+            click.echo(f"[{index}/{len(tasks)}] {outcome.deal}: {status}", err=True)
+    for outcome in outcomes:
+        for target in outcome.written:
+            click.echo(str(target))
+    return outcomes
 
 
 # --- explain ---------------------------------------------------------------------------------

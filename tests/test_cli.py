@@ -283,3 +283,31 @@ def test_readme_quick_start_has_exactly_two_commands() -> None:
     assert len(commands) == 2
     assert "contractgen render examples/northwind-bpo.json -o out/" in commands[0]
     assert "pytest" in commands[1]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_batch_renders_the_good_and_reports_the_bad(tmp_path: Path, minilib: Path,
+                                                    write_deal: Callable[..., Path],
+                                                    northwind: dict[str, Any], jobs: str) -> None:
+    good = write_deal(northwind, "good.json")
+    bad = write_deal({"deal_sheet_version": "1.0"}, "bad.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("--library", minilib, "render", good, bad, broken, NORTHWIND, "-o", out,
+                 "--format", "md", "--jobs", jobs)
+    assert result.exit_code == 4, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["good.md", "northwind-bpo.md"]
+    assert "rendered 2 of 4 deal sheets; 2 failed:" in result.stderr
+    assert f"{bad} (exit 4):" in result.stderr and f"{broken} (exit 3):" in result.stderr
+    assert "[4/4]" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_batch_refuses_two_deals_with_one_stem(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    copy = tmp_path / "a" / "northwind-bpo.json"
+    copy.write_bytes(NORTHWIND.read_bytes())
+    result = run("render", NORTHWIND, copy, "-o", tmp_path / "out")
+    assert_clean_failure(result, 6)
+    assert not (tmp_path / "out").exists()

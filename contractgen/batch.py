@@ -1,0 +1,87 @@
+"""Render many deal sheets, in parallel processes, one outcome per deal sheet.
+
+One bad deal sheet never stops the others: each outcome carries either the files written
+or the error and its exit code. Workers load the clause library once and reuse compiled
+templates for every deal they render.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from contractgen.errors import ContractgenError
+
+EXIT_INTERNAL = 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one deal sheet."""
+
+    deal: Path
+    written: tuple[Path, ...] = ()
+    error: str = ""
+    exit_code: int = 0
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs to render one deal sheet."""
+
+    deal: Path
+    out_dir: Path
+    formats: tuple[str, ...]
+    language: str | None
+    force: bool
+    root: Path | None
+
+
+def run_job(job: Job) -> Outcome:
+    """Render one deal sheet; turn every failure into an Outcome."""
+    from contractgen.pipeline import render_to_directory
+
+    try:
+        written = render_to_directory(job.deal, job.out_dir, job.formats, job.language,
+                                      job.force, job.root)
+    except ContractgenError as error:
+        return Outcome(job.deal, error=str(error), exit_code=error.exit_code)
+    except Exception as error:  # a bug in one deal must not stop the batch
+        return Outcome(job.deal, error=f"internal error: {type(error).__name__}: {error}",
+                       exit_code=EXIT_INTERNAL)
+    return Outcome(job.deal, tuple(written))
+
+
+def default_jobs() -> int:
+    """Return the number of CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _warm(root: Path | None) -> None:
+    """Load the library and compile templates once per worker process."""
+    from contractgen.pipeline import open_library
+
+    try:
+        open_library(root)
+    except ContractgenError:
+        pass  # reported per deal by run_job
+
+
+def render_many(jobs: list[Job], workers: int) -> Iterator[Outcome]:
+    """Yield one Outcome per job, as they finish (in order when run in one process)."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield run_job(job)
+        return
+    root = jobs[0].root
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_warm,
+                             initargs=(root,)) as pool:
+        futures = [pool.submit(run_job, job) for job in jobs]
+        for future in as_completed(futures):
+            yield future.result()
