@@ -36,6 +36,7 @@ from contractgen.sandbox import (
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 _PLACEHOLDERS = ("toc", "clauses", "signatures", "schedules")
+_OPTIONAL_MARKERS = ("page_break",)
 
 
 def _letters(n: int) -> str:
@@ -260,7 +261,7 @@ class _Builder:
             yield m.Ref(target, "", "cap" if kind == "cg-refcap" else "", "")
         elif href.startswith("#cg-anchor:"):
             anchor.append(href.split(":", 1)[1])
-        elif href.startswith("#cg-") and href[4:] in _PLACEHOLDERS:
+        elif href.startswith("#cg-") and href[4:] in (*_PLACEHOLDERS, *_OPTIONAL_MARKERS):
             yield m.Ref("@" + href[4:], "", "", "")
         else:
             yield from self._runs(node.children, bold, italic, anchor)
@@ -341,6 +342,7 @@ class _Renderer:
             "clauses": lambda: MdSafe("[](#cg-clauses)"),
             "signatures": lambda: MdSafe("[](#cg-signatures)"),
             "schedules": lambda: MdSafe("[](#cg-schedules)"),
+            "page_break": lambda: MdSafe("[](#cg-page_break)"),
             FORMATTER_KEY: self.formatter,
             LABELS_KEY: library.labels.get(language, {}),
         })
@@ -518,9 +520,10 @@ def build_document(library: Library, selection: Selection, deal: dict[str, Any],
         "schedules": annexes,
         "signatures": [("", [_signature_block(deal, strings)])],
         "toc": [("", [m.TableOfContents(strings["contents"], tuple(state.toc))])],
+        "page_break": [("", [m.PageBreak()])],
     }
     placed = [name for _, name in front.placeholders]
-    missing = [p for p in _PLACEHOLDERS if placed.count(p) != 1]
+    missing = [p for p in _PLACEHOLDERS if placed.count(p) != 1]  # page_break: any number
     if missing:
         raise LibraryError(f"{skeleton}: the skeleton must place each of "
                            f"{', '.join(p + '()' for p in missing)} exactly once")

@@ -115,7 +115,7 @@ def block_markdown(block: m.Block) -> str | None:
         case m.SignatureBlock():
             return _signatures(block)
         case m.PageBreak():
-            return "* * *"
+            return None  # a page has no meaning in Markdown
         case m.TableOfContents():
             return _toc(block)
         case _:

@@ -1,0 +1,902 @@
+"""Write a ``Document`` as a Word (.docx) file.
+
+The output is a real Word document that a lawyer can keep editing:
+
+* named styles (Title, Heading 1-3, Normal, a table style, list styles);
+* native multi-level list numbering in ``numbering.xml`` (clauses, schedules restarting
+  at 1 in every schedule, recitals), so inserting a clause renumbers everything;
+* bookmarks on numbered blocks and ``REF`` fields for cross-references, a ``TOC``
+  field, ``PAGE``/``NUMPAGES`` in the footer; every field carries the model's text as
+  its cached result, so the file reads correctly before fields are updated;
+* byte-identical output for the same ``Document`` (fixed properties and zip metadata).
+
+This is the only module that imports python-docx.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import assert_never
+from xml.sax.saxutils import escape
+
+import docx
+from docx.document import Document as DocxDocument
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import nsdecls, qn
+from docx.oxml.xmlchemy import BaseOxmlElement
+from docx.shared import Twips
+from docx.table import Table as DocxTable
+from docx.text.paragraph import Paragraph as DocxParagraph
+
+from contractgen.model import (
+    Block,
+    BulletItem,
+    Document,
+    DocumentMeta,
+    Heading,
+    Inline,
+    NumberedHeading,
+    NumberedPara,
+    PageBreak,
+    Paragraph,
+    Ref,
+    Runs,
+    SignatureBlock,
+    SignatureParty,
+    Table,
+    TableOfContents,
+    Term,
+    Text,
+    Title,
+    runs_text,
+)
+
+FONT = "Times New Roman"  # LibreOffice substitutes the metric-compatible Liberation Serif
+STEP = 720  # twips (0.5 in) between the text positions of successive list levels
+FIXED_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+# Page width, height, margin, header/footer distance (twips).
+PAPER = {"letter": (12240, 15840, 1440, 720), "a4": (11906, 16838, 1418, 709)}
+
+CHAR_WIDTH = 115  # twips per character of 10 pt table text, generous enough for capitals
+CELL_PADDING = 240  # twips: the table style's cell margins plus a little air
+# Styles with their own space before; the gap after a table or a list does not override it.
+SPACED_STYLES = {
+    "Title",
+    "Heading 1",
+    "Heading 2",
+    "Heading 3",
+    "Part Heading",
+    "TOC Heading",
+    "Caption",
+}
+
+ALIGNMENT = {"left": WD_ALIGN_PARAGRAPH.LEFT, "center": WD_ALIGN_PARAGRAPH.CENTER}
+
+# numbering.xml ids: one abstractNum (and one base w:num) per list kind.
+CLAUSE, SCHEDULE, RECITAL, BULLET = 1, 2, 3, 4
+SCHEME_IDS = {"clause": CLAUSE, "schedule": SCHEDULE, "recital": RECITAL}
+
+# Paragraph style per (scheme, model level); the style is linked to that list level.
+NUMBERED_STYLES = {
+    ("clause", 2): "Clause Level 2",
+    ("clause", 3): "Clause Level 3",
+    ("schedule", 1): "Schedule Level 1",
+    ("schedule", 2): "Schedule Level 2",
+    ("schedule", 3): "Schedule Level 3",
+    ("recital", 1): "Recital",
+    ("recital", 2): "Recital Level 2",
+}
+
+
+def write_docx(doc: Document) -> bytes:
+    """Return the .docx bytes for ``doc``; the same document always gives the same bytes."""
+    word = docx.Document()
+    _prune_template(word)
+    _setup_styles(word, doc.meta)
+    _setup_numbering(word, doc)
+    _setup_settings(word, doc.meta.language)
+    _setup_section(word, doc.meta)
+    _setup_properties(word, doc.meta)
+    _clear_body(word)
+    _BodyWriter(word, doc).write()
+    _strip_rsids(word)
+    out = io.BytesIO()
+    word.save(out)
+    return _normalise_zip(out.getvalue())
+
+
+# --------------------------------------------------------------------------- package
+
+
+def _prune_template(word: DocxDocument) -> None:
+    """Drop template parts a contract does not need (thumbnail, customXml, app stats)."""
+    drop_doc = {
+        RT.CUSTOM_XML,
+        "http://schemas.microsoft.com/office/2007/relationships/stylesWithEffects",
+    }
+    drop_pkg = {RT.THUMBNAIL, RT.EXTENDED_PROPERTIES}
+    for rels, drop in ((word.part.rels, drop_doc), (word.part.package.rels, drop_pkg)):
+        for r_id in [r_id for r_id, rel in rels.items() if rel.reltype in drop]:
+            rels.pop(r_id)
+
+
+def _setup_properties(word: DocxDocument, meta: DocumentMeta) -> None:
+    """Set core properties with fixed dates (python-docx would stamp the current time)."""
+    props = word.core_properties
+    props.title = meta.title
+    props.subject = meta.subject
+    props.language = meta.language
+    props.identifier = meta.reference
+    props.author = "contractgen"
+    props.last_modified_by = "contractgen"
+    props.comments = ""
+    props.keywords = ""
+    props.category = ""
+    props.revision = 1
+    props.created = FIXED_TIME
+    props.modified = FIXED_TIME
+
+
+def _strip_rsids(word: DocxDocument) -> None:
+    """Remove revision-session ids inherited from the template."""
+    for part in word.part.package.iter_parts():
+        element = getattr(part, "element", None)
+        if element is None:
+            continue
+        for el in element.iter():
+            for name in [a for a in el.attrib if a.startswith(qn("w:rsid"))]:
+                del el.attrib[name]
+    for rsids in word.settings.element.findall(qn("w:rsids")):
+        word.settings.element.remove(rsids)
+
+
+def _normalise_zip(data: bytes) -> bytes:
+    """Rewrite the package with fixed member timestamps and attributes."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            member = zipfile.ZipInfo(info.filename, date_time=ZIP_TIME)
+            member.compress_type = zipfile.ZIP_DEFLATED
+            member.create_system = 0
+            member.external_attr = 0
+            dst.writestr(member, src.read(info.filename))
+    return out.getvalue()
+
+
+def _clear_body(word: DocxDocument) -> None:
+    body = word.element.body
+    for child in list(body):
+        if child.tag != qn("w:sectPr"):
+            body.remove(child)
+
+
+# --------------------------------------------------------------------------- settings, page
+
+
+def _setup_settings(word: DocxDocument, language: str) -> None:
+    """Fix the template's invalid zoom, ask Word to update fields, set the language."""
+    settings = word.settings.element
+    zoom = settings.find(qn("w:zoom"))
+    if zoom is not None:  # the template's w:zoom lacks the required w:percent
+        zoom.attrib.pop(qn("w:val"), None)
+        zoom.set(qn("w:percent"), "100")
+    for tag in ("w:proofState", "w:savePreviewPicture"):
+        for el in settings.findall(qn(tag)):
+            settings.remove(el)
+    update = OxmlElement("w:updateFields", {qn("w:val"): "true"})
+    compat = settings.find(qn("w:compat"))
+    if compat is not None:
+        compat.addprevious(update)
+    else:
+        settings.append(update)
+    # Word 2013+ layout, so Word does not open the file in "Compatibility Mode".
+    for setting in settings.iterfind(f"{qn('w:compat')}/{qn('w:compatSetting')}"):
+        if setting.get(qn("w:name")) == "compatibilityMode":
+            setting.set(qn("w:val"), "15")
+    theme_lang = settings.find(qn("w:themeFontLang"))
+    if theme_lang is not None:
+        theme_lang.set(qn("w:val"), language)
+
+
+def _setup_section(word: DocxDocument, meta: DocumentMeta) -> None:
+    """Set paper size, margins, header and footer."""
+    width, height, margin, distance = PAPER[meta.paper]
+    section = word.sections[0]
+    section.page_width, section.page_height = Twips(width), Twips(height)
+    for side in ("top_margin", "bottom_margin", "left_margin", "right_margin"):
+        setattr(section, side, Twips(margin))
+    section.header_distance = section.footer_distance = Twips(distance)
+    header = section.header.paragraphs[0]
+    header.style = word.styles["Header"]
+    _add_header_text(header, meta.header_text, meta.reference)
+    footer = section.footer.paragraphs[0]
+    footer.style = word.styles["Footer"]
+    _add_page_label(footer, meta.page_label)
+
+
+def _add_header_text(paragraph: DocxParagraph, text: str, reference: str) -> None:
+    """Write the header; the reference keeps its hyphens unbreakable so it never splits."""
+    at = text.find(reference) if reference else -1
+    if at < 0:
+        paragraph.add_run(text)
+        return
+    if at:
+        paragraph.add_run(text[:at])
+    run = paragraph.add_run()
+    for i, piece in enumerate(reference.split("-")):
+        if i:
+            run._r.append(OxmlElement("w:noBreakHyphen"))
+        if piece:
+            run._r.add_t(piece)
+    if text[at + len(reference) :]:
+        paragraph.add_run(text[at + len(reference) :])
+
+
+def _add_page_label(paragraph: DocxParagraph, label: str) -> None:
+    """Write ``label`` with ``{page}``/``{pages}`` as PAGE/NUMPAGES fields."""
+    fields = {"{page}": "PAGE", "{pages}": "NUMPAGES"}
+    for piece in re.split(r"(\{page\}|\{pages\})", label):
+        if piece in fields:
+            _add_field(paragraph, fields[piece], "1")
+        elif piece:
+            paragraph.add_run(piece)
+
+
+def _text_width(meta: DocumentMeta) -> int:
+    """Return the width between the margins, in twips."""
+    width, _, margin, _ = PAPER[meta.paper]
+    return width - 2 * margin
+
+
+# --------------------------------------------------------------------------- styles
+
+
+def _xml(fragment: str) -> BaseOxmlElement:
+    """Parse one WordprocessingML element written with the ``w:`` prefix."""
+    element: BaseOxmlElement = parse_xml(f"<w:root {nsdecls('w')}>{fragment}</w:root>")[0]
+    return element
+
+
+def _style(
+    kind: str,
+    style_id: str,
+    name: str,
+    body: str,
+    based_on: str | None = "Normal",
+    extra: str = "",
+) -> str:
+    """Return one ``w:style`` element; ``body`` holds pPr/rPr/tblPr... in schema order."""
+    based = f'<w:basedOn w:val="{based_on}"/>' if based_on else ""
+    return (
+        f'<w:style w:type="{kind}" w:styleId="{style_id}"{extra}>'
+        f'<w:name w:val="{name}"/>{based}<w:qFormat/>{body}</w:style>'
+    )
+
+
+def _pstyle(style_id: str, name: str, ppr: str = "", rpr: str = "", **kw: str) -> str:
+    return _style("paragraph", style_id, name, f"<w:pPr>{ppr}</w:pPr><w:rPr>{rpr}</w:rPr>", **kw)
+
+
+def _num_ppr(num_id: int, ilvl: int) -> str:
+    return f'<w:numPr><w:ilvl w:val="{ilvl}"/><w:numId w:val="{num_id}"/></w:numPr>'
+
+
+def _defaults_xml(language: str) -> str:
+    fonts = f'w:ascii="{FONT}" w:hAnsi="{FONT}" w:eastAsia="{FONT}" w:cs="{FONT}"'
+    lang = escape(language, {'"': "&quot;"})
+    return (
+        f"<w:docDefaults><w:rPrDefault><w:rPr><w:rFonts {fonts}/>"
+        f'<w:sz w:val="22"/><w:szCs w:val="22"/><w:lang w:val="{lang}"/></w:rPr>'
+        f'</w:rPrDefault><w:pPrDefault><w:pPr><w:spacing w:after="120" w:line="240" '
+        f'w:lineRule="auto"/></w:pPr></w:pPrDefault></w:docDefaults>'
+    )
+
+
+def _base_styles() -> list[str]:
+    keep = "<w:keepNext/><w:keepLines/>"
+    return [
+        _style(
+            "paragraph",
+            "Normal",
+            "Normal",
+            '<w:pPr><w:widowControl/><w:jc w:val="both"/></w:pPr>',
+            based_on=None,
+            extra=' w:default="1"',
+        ),
+        _style(
+            "character",
+            "DefaultParagraphFont",
+            "Default Paragraph Font",
+            "",
+            based_on=None,
+            extra=' w:default="1"',
+        ),
+        _style(
+            "table",
+            "TableNormal",
+            "Normal Table",
+            '<w:tblPr><w:tblInd w:w="0" w:type="dxa"/><w:tblCellMar>'
+            '<w:top w:w="0" w:type="dxa"/><w:left w:w="108" w:type="dxa"/>'
+            '<w:bottom w:w="0" w:type="dxa"/><w:right w:w="108" w:type="dxa"/>'
+            "</w:tblCellMar></w:tblPr>",
+            based_on=None,
+            extra=' w:default="1"',
+        ),
+        _style("numbering", "NoList", "No List", "", based_on=None, extra=' w:default="1"'),
+        _pstyle(
+            "Title",
+            "Title",
+            keep + '<w:spacing w:before="240" w:after="360"/><w:jc w:val="center"/>',
+            '<w:b/><w:bCs/><w:sz w:val="32"/><w:szCs w:val="32"/>',
+        ),
+        _pstyle(
+            "Heading1",
+            "heading 1",
+            keep
+            + _num_ppr(CLAUSE, 0)
+            + '<w:spacing w:before="240" w:after="120"/><w:jc w:val="left"/>'
+            '<w:outlineLvl w:val="0"/>',
+            '<w:b/><w:bCs/><w:sz w:val="24"/><w:szCs w:val="24"/>',
+        ),
+        _pstyle(
+            "Heading2",
+            "heading 2",
+            keep + '<w:spacing w:before="180" w:after="120"/>'
+            '<w:jc w:val="left"/><w:outlineLvl w:val="1"/>',
+            "<w:b/><w:bCs/>",
+        ),
+        _pstyle(
+            "Heading3",
+            "heading 3",
+            keep + '<w:spacing w:before="120" w:after="120"/>'
+            '<w:jc w:val="left"/><w:outlineLvl w:val="2"/>',
+            "<w:b/><w:bCs/><w:i/><w:iCs/>",
+        ),
+        _pstyle(
+            "PartHeading",
+            "Part Heading",
+            keep + '<w:spacing w:before="360" w:after="240"/><w:jc w:val="center"/>',
+            '<w:b/><w:bCs/><w:caps/><w:sz w:val="24"/><w:szCs w:val="24"/>',
+        ),
+        _pstyle(
+            "TOCHeading",
+            "TOC Heading",
+            keep + '<w:spacing w:before="240" w:after="240"/><w:jc w:val="center"/>',
+            '<w:b/><w:bCs/><w:caps/><w:sz w:val="24"/><w:szCs w:val="24"/>',
+        ),
+        _pstyle(
+            "Caption",
+            "caption",
+            keep + '<w:spacing w:before="120" w:after="60"/><w:jc w:val="left"/>',
+            '<w:b/><w:bCs/><w:sz w:val="20"/><w:szCs w:val="20"/>',
+        ),
+        _pstyle(
+            "TableText",
+            "Table Text",
+            '<w:spacing w:before="20" w:after="20"/><w:jc w:val="left"/>',
+            '<w:sz w:val="20"/><w:szCs w:val="20"/>',
+        ),
+        _pstyle(
+            "SignatureText",
+            "Signature Text",
+            '<w:keepNext/><w:spacing w:after="40"/><w:jc w:val="left"/>',
+        ),
+        _pstyle("ListBullet", "List Bullet", _num_ppr(BULLET, 0) + '<w:spacing w:after="60"/>'),
+    ]
+
+
+def _page_styles(width: int) -> list[str]:
+    tabs = (
+        f'<w:tabs><w:tab w:val="center" w:pos="{width // 2}"/>'
+        f'<w:tab w:val="right" w:pos="{width}"/></w:tabs>'
+    )
+    small = '<w:sz w:val="18"/><w:szCs w:val="18"/>'
+    return [
+        _pstyle("Header", "header", tabs + '<w:spacing w:after="0"/><w:jc w:val="right"/>', small),
+        _pstyle("Footer", "footer", tabs + '<w:spacing w:after="0"/><w:jc w:val="center"/>', small),
+        _pstyle(
+            "TOC1",
+            "toc 1",
+            f'<w:tabs><w:tab w:val="left" w:pos="{STEP}"/><w:tab w:val="right" '
+            f'w:leader="dot" w:pos="{width}"/></w:tabs><w:spacing w:after="60"/>'
+            f'<w:ind w:left="{STEP}" w:right="{STEP}" w:hanging="{STEP}"/>'
+            '<w:jc w:val="left"/>',
+        ),
+    ]
+
+
+def _numbered_styles() -> list[str]:
+    styles = []
+    for (scheme, level), name in NUMBERED_STYLES.items():
+        style_id = name.replace(" ", "")
+        styles.append(_pstyle(style_id, name, _num_ppr(SCHEME_IDS[scheme], level - 1)))
+    return styles
+
+
+def _table_style() -> str:
+    border = 'w:val="single" w:sz="4" w:space="0" w:color="808080"'
+    borders = "".join(
+        f"<w:{side} {border}/>" for side in ("top", "left", "bottom", "right", "insideH", "insideV")
+    )
+    return _style(
+        "table",
+        "ContractTable",
+        "Contract Table",
+        '<w:pPr><w:spacing w:before="20" w:after="20"/><w:jc w:val="left"/></w:pPr>'
+        '<w:rPr><w:sz w:val="20"/><w:szCs w:val="20"/></w:rPr>'
+        f"<w:tblPr><w:tblBorders>{borders}</w:tblBorders><w:tblCellMar>"
+        '<w:top w:w="40" w:type="dxa"/><w:left w:w="100" w:type="dxa"/>'
+        '<w:bottom w:w="40" w:type="dxa"/><w:right w:w="100" w:type="dxa"/>'
+        "</w:tblCellMar></w:tblPr>"
+        '<w:tblStylePr w:type="firstRow"><w:rPr><w:b/><w:bCs/></w:rPr>'
+        "<w:trPr><w:tblHeader/></w:trPr>"
+        '<w:tcPr><w:shd w:val="clear" w:color="auto" w:fill="D9D9D9"/></w:tcPr></w:tblStylePr>',
+        based_on="TableNormal",
+    )
+
+
+def _setup_styles(word: DocxDocument, meta: DocumentMeta) -> None:
+    """Replace the template's styles with the contract's own set."""
+    styles = word.styles.element
+    for child in list(styles):
+        if child.tag in (qn("w:style"), qn("w:docDefaults")):
+            styles.remove(child)
+    styles.insert(0, _xml(_defaults_xml(meta.language)))
+    width = _text_width(meta)
+    for fragment in (*_base_styles(), *_page_styles(width), *_numbered_styles(), _table_style()):
+        styles.append(_xml(fragment))
+
+
+# --------------------------------------------------------------------------- numbering
+
+
+@dataclass(frozen=True)
+class _Level:
+    fmt: str
+    text: str
+    indent: int  # left indent of the text, twips
+    style: str | None = None
+
+
+def _list_levels(scheme: str, language: str) -> list[_Level]:
+    """Return the nine levels of one list kind."""
+    first = {
+        "clause": [
+            _Level("decimal", "%1.", STEP, "Heading1"),
+            _Level("decimal", "%1.%2", STEP, "ClauseLevel2"),
+            _Level("lowerLetter", "(%3)", 2 * STEP, "ClauseLevel3"),
+        ],
+        "schedule": [
+            _Level("decimal", "%1.", STEP, "ScheduleLevel1"),
+            _Level("decimal", "%1.%2", STEP, "ScheduleLevel2"),
+            _Level("lowerLetter", "(%3)", 2 * STEP, "ScheduleLevel3"),
+        ],
+        "recital": [
+            _Level("upperLetter", "(%1)", STEP, "Recital"),
+            _Level("lowerLetter", "(%2)", 2 * STEP, "RecitalLevel2"),
+            _Level("lowerRoman", "(%3)", 3 * STEP),
+        ],
+    }[scheme]
+    if scheme == "recital" and language.lower().startswith("es"):
+        first[:2] = [
+            _Level("upperRoman", "%1.", STEP, "Recital"),
+            _Level("lowerLetter", "%2)", 2 * STEP, "RecitalLevel2"),
+        ]
+    # Levels the model does not use yet, for a lawyer who demotes a point in Word.
+    deeper = [("lowerRoman", "(%{n})"), ("upperLetter", "(%{n})"), ("decimal", "%{n})")]
+    levels = list(first)
+    for ilvl in range(len(first), 9):
+        fmt, text = deeper[(ilvl - len(first)) % len(deeper)]
+        levels.append(_Level(fmt, text.format(n=ilvl + 1), levels[-1].indent + STEP))
+    return levels
+
+
+def _bullet_levels() -> list[_Level]:
+    glyphs = ["\u2022", "\u2013", "\u25e6"]
+    return [_Level("bullet", glyphs[i % 3], (i + 1) * STEP // 2) for i in range(9)]
+
+
+def _lvl_xml(ilvl: int, level: _Level, hanging: int) -> str:
+    style = f'<w:pStyle w:val="{level.style}"/>' if level.style else ""
+    fonts = (
+        f'<w:rPr><w:rFonts w:ascii="{FONT}" w:hAnsi="{FONT}"/></w:rPr>'
+        if (level.fmt == "bullet")
+        else ""
+    )
+    return (
+        f'<w:lvl w:ilvl="{ilvl}"><w:start w:val="1"/><w:numFmt w:val="{level.fmt}"/>'
+        f'{style}<w:lvlText w:val="{level.text}"/><w:lvlJc w:val="left"/>'
+        f'<w:pPr><w:ind w:left="{level.indent}" w:hanging="{hanging}"/></w:pPr>{fonts}</w:lvl>'
+    )
+
+
+def _abstract_num_xml(abstract_id: int, levels: list[_Level], hanging: int) -> str:
+    body = "".join(_lvl_xml(i, lvl, hanging) for i, lvl in enumerate(levels))
+    return (
+        f'<w:abstractNum w:abstractNumId="{abstract_id}">'
+        f'<w:multiLevelType w:val="multilevel"/>{body}</w:abstractNum>'
+    )
+
+
+def _num_xml(num_id: int, abstract_id: int, restart: bool) -> str:
+    overrides = (
+        "".join(
+            f'<w:lvlOverride w:ilvl="{i}"><w:startOverride w:val="1"/></w:lvlOverride>'
+            for i in range(9)
+        )
+        if restart
+        else ""
+    )
+    return f'<w:num w:numId="{num_id}"><w:abstractNumId w:val="{abstract_id}"/>{overrides}</w:num>'
+
+
+def _schedule_instances(doc: Document) -> dict[int, int]:
+    """Map each schedule ``list_instance`` to its ``w:num`` id, in document order."""
+    instances: dict[int, int] = {}
+    for block in doc.blocks:
+        if isinstance(block, NumberedPara) and block.scheme == "schedule":
+            instances.setdefault(block.list_instance, BULLET + 1 + len(instances))
+    return instances
+
+
+def _setup_numbering(word: DocxDocument, doc: Document) -> None:
+    """Replace the template's numbering with the contract's list definitions."""
+    numbering = word.part.numbering_part.element
+    for child in list(numbering):
+        numbering.remove(child)
+    language = doc.meta.language
+    abstracts = [
+        _abstract_num_xml(CLAUSE, _list_levels("clause", language), STEP),
+        _abstract_num_xml(SCHEDULE, _list_levels("schedule", language), STEP),
+        _abstract_num_xml(RECITAL, _list_levels("recital", language), STEP),
+        _abstract_num_xml(BULLET, _bullet_levels(), STEP // 2),
+    ]
+    nums = [_num_xml(i, i, restart=False) for i in (CLAUSE, SCHEDULE, RECITAL, BULLET)]
+    nums += [_num_xml(n, SCHEDULE, restart=True) for n in _schedule_instances(doc).values()]
+    for fragment in abstracts + nums:
+        numbering.append(_xml(fragment))
+
+
+# --------------------------------------------------------------------------- body
+
+
+def _text_indent(level: int) -> int:
+    """Return the left indent (twips) of the text of numbered level ``level`` (0 = flush)."""
+    return {0: 0, 1: STEP, 2: STEP}.get(level, STEP * (level - 1))
+
+
+def _add_run_element(paragraph: DocxParagraph, element: BaseOxmlElement) -> None:
+    run = OxmlElement("w:r")
+    run.append(element)
+    paragraph._p.append(run)
+
+
+def _field_begin(paragraph: DocxParagraph, instruction: str) -> None:
+    """Open a complex field: begin, instruction, separate (the result follows)."""
+    _add_run_element(paragraph, OxmlElement("w:fldChar", {qn("w:fldCharType"): "begin"}))
+    instr = OxmlElement("w:instrText", {qn("xml:space"): "preserve"})
+    instr.text = f" {instruction} "
+    _add_run_element(paragraph, instr)
+    _add_run_element(paragraph, OxmlElement("w:fldChar", {qn("w:fldCharType"): "separate"}))
+
+
+def _field_end(paragraph: DocxParagraph) -> None:
+    _add_run_element(paragraph, OxmlElement("w:fldChar", {qn("w:fldCharType"): "end"}))
+
+
+def _add_field(paragraph: DocxParagraph, instruction: str, cached: str) -> None:
+    """Append a complex field whose current result is ``cached``."""
+    _field_begin(paragraph, instruction)
+    paragraph.add_run(cached)
+    _field_end(paragraph)
+
+
+def _keep_together(table: DocxTable) -> None:
+    for row in table.rows:
+        row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
+
+
+def _column_widths(table: Table, total: int) -> list[int]:
+    """Share ``total`` (twips) between columns.
+
+    Every column first gets room for its longest word, so codes such as "ABANDONMENT" never
+    break mid-word; the rest goes to the columns with the longest texts.
+    """
+    columns = [
+        [runs_text(cell) for cell in column]
+        for column in zip(table.header, *table.rows, strict=True)
+    ]
+    words = [
+        max((len(w) for text in column for w in text.split()), default=1) for column in columns
+    ]
+    lengths = [min(60, max(len(text) for text in column)) for column in columns]
+    floors = [word * CHAR_WIDTH + CELL_PADDING for word in words]
+    if sum(floors) >= total:
+        widths = [total * floor // sum(floors) for floor in floors]
+    else:
+        wants = [max(length - word, 0) + 1 for length, word in zip(lengths, words, strict=True)]
+        spare = total - sum(floors)
+        widths = [f + spare * w // sum(wants) for f, w in zip(floors, wants, strict=True)]
+    widths[-1] += total - sum(widths)
+    return widths
+
+
+class _BodyWriter:
+    """Write the blocks of one Document into a python-docx document."""
+
+    def __init__(self, word: DocxDocument, doc: Document) -> None:
+        self.word = word
+        self.doc = doc
+        self.width = _text_width(doc.meta)
+        self.schedule_nums = _schedule_instances(doc)
+        self.schedule_bookmarks = {
+            b.bookmark
+            for b in doc.blocks
+            if isinstance(b, NumberedHeading) and b.scheme == "schedule" and b.bookmark
+        }
+        self.next_bookmark_id = 0
+        self.break_pending = False
+        self.previous: Block | None = None
+        self.last_paragraph: DocxParagraph | None = None
+
+    def write(self) -> None:
+        for block in self.doc.blocks:
+            self.write_block(block)
+            self.previous = block
+
+    def write_block(self, block: Block) -> None:
+        match block:
+            case Title():
+                self.paragraph("Title", block.runs)
+            case Heading():
+                style = {1: "Part Heading", 2: "Heading 2"}.get(block.level, "Heading 3")
+                self.paragraph(style, block.runs)
+            case NumberedHeading():
+                self.numbered_heading(block)
+            case NumberedPara():
+                self.numbered_para(block)
+            case Paragraph():
+                self.plain_paragraph(block)
+            case BulletItem():
+                self.bullet(block)
+            case Table():
+                self.table(block)
+            case SignatureBlock():
+                self.signatures(block)
+            case PageBreak():
+                self.break_pending = True
+            case TableOfContents():
+                self.toc(block)
+            case _:
+                assert_never(block)
+
+    # -- paragraphs and runs
+
+    def new_paragraph(self, style: str) -> DocxParagraph:
+        """Add a paragraph; a pending page break becomes ``pageBreakBefore``."""
+        paragraph = self.word.add_paragraph(style=None if style == "Normal" else style)
+        if self.break_pending:
+            paragraph.paragraph_format.page_break_before = True
+            self.break_pending = False
+        gap = self.gap_before(style)
+        if gap:
+            paragraph.paragraph_format.space_before = Twips(gap)
+        self.last_paragraph = paragraph
+        return paragraph
+
+    def gap_before(self, style: str) -> int:
+        """Return extra space (twips) to separate a paragraph from a table or list above it."""
+        if style in SPACED_STYLES:
+            return 0
+        match self.previous:
+            case Table() | SignatureBlock():
+                return 120
+            case BulletItem() if style != "List Bullet":
+                return 120
+        return 0
+
+    def flush_break(self) -> None:
+        """Emit a pending page break as its own paragraph (before a table)."""
+        if self.break_pending:
+            self.word.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+            self.break_pending = False
+
+    def paragraph(self, style: str, runs: Runs) -> DocxParagraph:
+        paragraph = self.new_paragraph(style)
+        self.add_runs(paragraph, runs)
+        return paragraph
+
+    def add_runs(self, paragraph: DocxParagraph, runs: Iterable[Inline]) -> None:
+        for run in runs:
+            match run:
+                case Text() if not run.text:
+                    continue
+                case Text():
+                    added = paragraph.add_run(run.text)
+                    if run.bold:
+                        added.bold = True
+                    if run.italic:
+                        added.italic = True
+                case Term():
+                    paragraph.add_run(run.text).bold = True
+                case Ref():
+                    self.reference(paragraph, run)
+                case _:
+                    assert_never(run)
+
+    def reference(self, paragraph: DocxParagraph, ref: Ref) -> None:
+        """Write the prefix and a REF field showing the target's number."""
+        if ref.prefix:
+            paragraph.add_run(ref.prefix)
+        if not ref.bookmark:  # nothing to point at: keep the text right, without a field
+            paragraph.add_run(ref.number)
+            return
+        # A schedule heading is not list-numbered: its bookmark spans the number text itself,
+        # so the plain REF result is the number; \w would give nothing for it.
+        switches = r"\h" if ref.bookmark in self.schedule_bookmarks else r"\w \h"
+        _add_field(paragraph, f"REF {ref.bookmark} {switches}", ref.number)
+
+    def bookmark(self, paragraph: DocxParagraph, name: str | None, start_at: int = 0) -> None:
+        """Wrap the paragraph's content from child ``start_at`` (after pPr) in a bookmark."""
+        if not name:
+            return
+        ident = str(self.next_bookmark_id)
+        self.next_bookmark_id += 1
+        p = paragraph._p
+        offset = 1 if p.pPr is not None else 0
+        p.insert(
+            offset + start_at,
+            OxmlElement("w:bookmarkStart", {qn("w:id"): ident, qn("w:name"): name}),
+        )
+        p.append(OxmlElement("w:bookmarkEnd", {qn("w:id"): ident}))
+
+    def set_numbering(self, paragraph: DocxParagraph, num_id: int, ilvl: int) -> None:
+        num_pr = paragraph._p.get_or_add_pPr().get_or_add_numPr()
+        num_pr.get_or_add_ilvl().val = ilvl
+        num_pr.get_or_add_numId().val = num_id
+
+    # -- blocks
+
+    def numbered_heading(self, block: NumberedHeading) -> None:
+        if block.scheme != "schedule":
+            paragraph = self.paragraph("Heading 1", block.runs)
+            if block.scheme != "clause":
+                self.set_numbering(paragraph, SCHEME_IDS[block.scheme], 0)
+            self.bookmark(paragraph, block.bookmark)
+            return
+        self.break_pending = True
+        paragraph = self.new_paragraph("Heading 1")
+        self.set_numbering(paragraph, 0, 0)  # numId 0: no number for a schedule heading
+        self.schedule_label(paragraph, block)
+        if block.runs:
+            paragraph.add_run(" \u2014 ")
+            self.add_runs(paragraph, block.runs)
+
+    def schedule_label(self, paragraph: DocxParagraph, block: NumberedHeading) -> None:
+        """Write the label literally, bookmarking its number for REF fields."""
+        at = block.label.rfind(block.number) if block.number else -1
+        if at < 0:
+            paragraph.add_run(block.label)
+            self.bookmark(paragraph, block.bookmark)
+            return
+        before, after = block.label[:at], block.label[at + len(block.number) :]
+        if before:
+            paragraph.add_run(before)
+        start = len(paragraph._p) - (1 if paragraph._p.pPr is not None else 0)
+        paragraph.add_run(block.number)
+        self.bookmark(paragraph, block.bookmark, start_at=start)
+        if after:
+            paragraph.add_run(after)
+
+    def numbered_para(self, block: NumberedPara) -> None:
+        style = NUMBERED_STYLES.get((block.scheme, block.level), "Normal")
+        paragraph = self.paragraph(style, block.runs)
+        num_id = SCHEME_IDS[block.scheme]
+        if block.scheme == "schedule":
+            num_id = self.schedule_nums[block.list_instance]
+        self.set_numbering(paragraph, num_id, min(max(block.level - 1, 0), 8))
+        self.bookmark(paragraph, block.bookmark)
+
+    def plain_paragraph(self, block: Paragraph) -> None:
+        paragraph = self.paragraph("Normal", block.runs)
+        if block.indent:
+            paragraph.paragraph_format.left_indent = Twips(_text_indent(block.indent))
+        if block.align != "justify":
+            paragraph.alignment = ALIGNMENT[block.align]
+
+    def bullet(self, block: BulletItem) -> None:
+        paragraph = self.paragraph("List Bullet", block.runs)
+        ilvl = min(max(block.level - 1, 0), 8)
+        self.set_numbering(paragraph, BULLET, ilvl)
+        fmt = paragraph.paragraph_format
+        fmt.left_indent = Twips(_text_indent(block.indent) + (ilvl + 1) * STEP // 2)
+        fmt.first_line_indent = Twips(-STEP // 2)
+
+    def table(self, block: Table) -> None:
+        self.flush_break()
+        if block.caption:
+            self.paragraph("Caption", block.caption)
+        table = self.word.add_table(rows=1 + len(block.rows), cols=len(block.header))
+        table.style = self.word.styles["Contract Table"]
+        self.set_widths(table, _column_widths(block, self.width))
+        header = table.rows[0]
+        header._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
+        for row, cells in zip(table.rows, (block.header, *block.rows), strict=True):
+            for cell, runs in zip(row.cells, cells, strict=True):
+                cell_paragraph = cell.paragraphs[0]
+                cell_paragraph.style = self.word.styles["Table Text"]
+                self.add_runs(cell_paragraph, runs)
+
+    def set_widths(self, table: DocxTable, widths: list[int]) -> None:
+        tbl_w = table._tbl.tblPr.find(qn("w:tblW"))
+        if tbl_w is not None:
+            tbl_w.set(qn("w:type"), "dxa")
+            tbl_w.set(qn("w:w"), str(sum(widths)))
+        for column, width in zip(table.columns, widths, strict=True):
+            column.width = Twips(width)
+            for cell in column.cells:
+                cell.width = Twips(width)
+
+    def signatures(self, block: SignatureBlock) -> None:
+        self.flush_break()
+        if self.last_paragraph is not None:  # keep "IN WITNESS WHEREOF" with the signatures
+            self.last_paragraph.paragraph_format.keep_with_next = True
+        table = self.word.add_table(rows=1, cols=max(1, len(block.parties)))
+        _keep_together(table)
+        for cell, party in zip(table.rows[0].cells, block.parties, strict=False):
+            first = cell.paragraphs[0]
+            for i, (text, bold, space_before) in enumerate(_signature_lines(block, party)):
+                paragraph = first if i == 0 else cell.add_paragraph()
+                paragraph.style = self.word.styles["Signature Text"]
+                if space_before:
+                    paragraph.paragraph_format.space_before = Twips(space_before)
+                added = paragraph.add_run(text)
+                if bold:
+                    added.bold = True
+
+    def toc(self, block: TableOfContents) -> None:
+        self.paragraph("TOC Heading", (Text(block.title),))
+        entries = block.entries or (("", ""),)
+        for i, (label, text) in enumerate(entries):
+            paragraph = self.new_paragraph("toc 1")
+            if i == 0:
+                _field_begin(paragraph, r'TOC \o "1-1" \h \z \u')
+            paragraph.add_run(_toc_entry_text(label, text))
+            if i == len(entries) - 1:
+                _field_end(paragraph)
+
+
+def _toc_entry_text(label: str, text: str) -> str:
+    """Return an entry as Word would generate it: "1.<tab>Text" or the schedule heading."""
+    if not label:
+        return text
+    if label[0].isdigit():
+        return f"{label}\t{text}" if label.endswith(".") else f"{label}.\t{text}"
+    return f"{label} \u2014 {text}" if text else label
+
+
+def _label(label: str) -> str:
+    return label if label.endswith(":") else f"{label}:"
+
+
+def _signature_lines(block: SignatureBlock, party: SignatureParty) -> list[tuple[str, bool, int]]:
+    """Return (text, bold, space before in twips) for each line of one party's block."""
+    rule = "_" * 28
+    return [
+        (party.role.upper(), True, 240),
+        (party.legal_name, False, 0),
+        (f"{_label(block.by_label)} {rule}", False, 720),  # room to sign
+        (f"{_label(block.name_label)} {party.signatory_name}", False, 0),
+        (f"{_label(block.title_label)} {party.signatory_title}", False, 0),
+        (f"{_label(block.date_label)} {rule}", False, 0),
+    ]
