@@ -107,8 +107,8 @@ def write_docx(doc: Document) -> bytes:
     _setup_section(word, doc.meta)
     _setup_properties(word, doc.meta)
     _clear_body(word)
+    _strip_rsids(word)  # before the body: only the template's parts carry revision ids
     _BodyWriter(word, doc).write()
-    _strip_rsids(word)
     out = io.BytesIO()
     word.save(out)
     return _normalise_zip(out.getvalue())
@@ -163,7 +163,7 @@ def _normalise_zip(data: bytes) -> bytes:
     """Rewrite the package with fixed member timestamps and attributes."""
     src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
         for info in src.infolist():
             member = zipfile.ZipInfo(info.filename, date_time=ZIP_TIME)
             member.compress_type = zipfile.ZIP_DEFLATED
@@ -601,11 +601,6 @@ def _add_field(paragraph: DocxParagraph, instruction: str, cached: str) -> None:
     _field_end(paragraph)
 
 
-def _keep_together(table: DocxTable) -> None:
-    for row in table.rows:
-        row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
-
-
 def _column_widths(table: Table, total: int) -> list[int]:
     """Share ``total`` (twips) between columns.
 
@@ -631,12 +626,88 @@ def _column_widths(table: Table, total: int) -> list[int]:
     return widths
 
 
+# The body is written as WordprocessingML text and parsed once: python-docx's proxy objects
+# cost a schema-ordered insertion per property, which dominated the time of a long contract.
+
+_RUN_SPLIT = re.compile(r"(\n|\t)")
+_TBL_LOOK = (
+    '<w:tblLook w:firstColumn="1" w:firstRow="1" w:lastColumn="0" w:lastRow="0" '
+    'w:noHBand="0" w:noVBand="1" w:val="04A0"/>'
+)
+
+
+def _attr(value: str) -> str:
+    return escape(value, {'"': "&quot;"})
+
+
+def _t(text: str) -> str:
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    return f"<w:t{space}>{escape(text)}</w:t>"
+
+
+def _run_xml(text: str, bold: bool = False, italic: bool = False) -> str:
+    """Return a run; line breaks and tabs in the text become w:br and w:tab."""
+    props = ("<w:b/>" if bold else "") + ("<w:i/>" if italic else "")
+    inner = "".join(
+        "<w:br/>" if part == "\n" else "<w:tab/>" if part == "\t" else _t(part)
+        for part in _RUN_SPLIT.split(text)
+        if part
+    )
+    return f"<w:r>{f'<w:rPr>{props}</w:rPr>' if props else ''}{inner}</w:r>"
+
+
+def _field_xml(instruction: str) -> tuple[str, str]:
+    """Return the runs that open a complex field (up to its result) and close it."""
+    begin = (
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+        f'<w:r><w:instrText xml:space="preserve"> {escape(instruction)} </w:instrText></w:r>'
+        '<w:r><w:fldChar w:fldCharType="separate"/></w:r>'
+    )
+    return begin, '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+
+
+@dataclass
+class _Para:
+    """One paragraph being built: its properties and its content (run XML)."""
+
+    style: str | None
+    content: list[str]
+    num: tuple[int, int] | None = None
+    page_break: bool = False
+    keep_next: bool = False
+    space_before: int = 0
+    indent: tuple[int, int] | None = None  # (left, hanging) in twips
+    align: str | None = None
+
+    def xml(self) -> str:
+        props = [
+            f'<w:pStyle w:val="{self.style}"/>' if self.style else "",
+            "<w:keepNext/>" if self.keep_next else "",
+            "<w:pageBreakBefore/>" if self.page_break else "",
+            f'<w:numPr><w:ilvl w:val="{self.num[1]}"/><w:numId w:val="{self.num[0]}"/></w:numPr>'
+            if self.num
+            else "",
+            f'<w:spacing w:before="{self.space_before}"/>' if self.space_before else "",
+            self._indent_xml(),
+            f'<w:jc w:val="{self.align}"/>' if self.align else "",
+        ]
+        ppr = "".join(props)
+        return f"<w:p>{f'<w:pPr>{ppr}</w:pPr>' if ppr else ''}{''.join(self.content)}</w:p>"
+
+    def _indent_xml(self) -> str:
+        if self.indent is None:
+            return ""
+        left, hanging = self.indent
+        return f'<w:ind w:left="{left}"' + (f' w:hanging="{hanging}"' if hanging else "") + "/>"
+
+
 class _BodyWriter:
-    """Write the blocks of one Document into a python-docx document."""
+    """Write the blocks of one Document as the body of a python-docx document."""
 
     def __init__(self, word: DocxDocument, doc: Document) -> None:
         self.word = word
         self.doc = doc
+        self.style_ids = {style.name: style.style_id for style in word.styles}
         self.width = _text_width(doc.meta)
         self.schedule_nums = _schedule_instances(doc)
         self.schedule_bookmarks = {
@@ -647,12 +718,22 @@ class _BodyWriter:
         self.next_bookmark_id = 0
         self.break_pending = False
         self.previous: Block | None = None
-        self.last_paragraph: DocxParagraph | None = None
+        self.items: list[_Para | str] = []
+        self.last_paragraph: _Para | None = None
 
     def write(self) -> None:
         for block in self.doc.blocks:
             self.write_block(block)
             self.previous = block
+        body_xml = "".join(i if isinstance(i, str) else i.xml() for i in self.items)
+        body = self.word.element.body
+        parsed = parse_xml(f"<w:body {nsdecls('w')}>{body_xml}</w:body>")
+        anchor = body.sectPr
+        for child in list(parsed):
+            if anchor is not None:
+                anchor.addprevious(child)
+            else:
+                body.append(child)
 
     def write_block(self, block: Block) -> None:
         match block:
@@ -682,15 +763,17 @@ class _BodyWriter:
 
     # -- paragraphs and runs
 
-    def new_paragraph(self, style: str) -> DocxParagraph:
+    def style_id(self, style: str) -> str | None:
+        return None if style == "Normal" else self.style_ids[style]
+
+    def new_paragraph(self, style: str) -> _Para:
         """Add a paragraph; a pending page break becomes ``pageBreakBefore``."""
-        paragraph = self.word.add_paragraph(style=None if style == "Normal" else style)
+        paragraph = _Para(self.style_id(style), [])
         if self.break_pending:
-            paragraph.paragraph_format.page_break_before = True
+            paragraph.page_break = True
             self.break_pending = False
-        gap = self.gap_before(style)
-        if gap:
-            paragraph.paragraph_format.space_before = Twips(gap)
+        paragraph.space_before = self.gap_before(style)
+        self.items.append(paragraph)
         self.last_paragraph = paragraph
         return paragraph
 
@@ -708,62 +791,51 @@ class _BodyWriter:
     def flush_break(self) -> None:
         """Emit a pending page break as its own paragraph (before a table)."""
         if self.break_pending:
-            self.word.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+            self.items.append('<w:p><w:r><w:br w:type="page"/></w:r></w:p>')
             self.break_pending = False
 
-    def paragraph(self, style: str, runs: Runs) -> DocxParagraph:
+    def paragraph(self, style: str, runs: Runs) -> _Para:
         paragraph = self.new_paragraph(style)
-        self.add_runs(paragraph, runs)
+        paragraph.content.extend(self.runs_xml(runs))
         return paragraph
 
-    def add_runs(self, paragraph: DocxParagraph, runs: Iterable[Inline]) -> None:
+    def runs_xml(self, runs: Iterable[Inline]) -> list[str]:
+        out = []
         for run in runs:
             match run:
                 case Text() if not run.text:
                     continue
                 case Text():
-                    added = paragraph.add_run(run.text)
-                    if run.bold:
-                        added.bold = True
-                    if run.italic:
-                        added.italic = True
+                    out.append(_run_xml(run.text, run.bold, run.italic))
                 case Term():
-                    paragraph.add_run(run.text).bold = True
+                    out.append(_run_xml(run.text, bold=True))
                 case Ref():
-                    self.reference(paragraph, run)
+                    out.extend(self.reference(run))
                 case _:
                     assert_never(run)
+        return out
 
-    def reference(self, paragraph: DocxParagraph, ref: Ref) -> None:
-        """Write the prefix and a REF field showing the target's number."""
-        if ref.prefix:
-            paragraph.add_run(ref.prefix)
+    def reference(self, ref: Ref) -> list[str]:
+        """Return the prefix and a REF field showing the target's number."""
+        out = [_run_xml(ref.prefix)] if ref.prefix else []
         if not ref.bookmark:  # nothing to point at: keep the text right, without a field
-            paragraph.add_run(ref.number)
-            return
+            return [*out, _run_xml(ref.number)]
         # A schedule heading is not list-numbered: its bookmark spans the number text itself,
         # so the plain REF result is the number; \w would give nothing for it.
         switches = r"\h" if ref.bookmark in self.schedule_bookmarks else r"\w \h"
-        _add_field(paragraph, f"REF {ref.bookmark} {switches}", ref.number)
+        begin, end = _field_xml(f"REF {ref.bookmark} {switches}")
+        return [*out, begin, _run_xml(ref.number), end]
 
-    def bookmark(self, paragraph: DocxParagraph, name: str | None, start_at: int = 0) -> None:
-        """Wrap the paragraph's content from child ``start_at`` (after pPr) in a bookmark."""
+    def bookmark(self, paragraph: _Para, name: str | None, start_at: int = 0) -> None:
+        """Wrap the paragraph's content from item ``start_at`` in a bookmark."""
         if not name:
             return
-        ident = str(self.next_bookmark_id)
+        ident = self.next_bookmark_id
         self.next_bookmark_id += 1
-        p = paragraph._p
-        offset = 1 if p.pPr is not None else 0
-        p.insert(
-            offset + start_at,
-            OxmlElement("w:bookmarkStart", {qn("w:id"): ident, qn("w:name"): name}),
+        paragraph.content.insert(
+            start_at, f'<w:bookmarkStart w:id="{ident}" w:name="{_attr(name)}"/>'
         )
-        p.append(OxmlElement("w:bookmarkEnd", {qn("w:id"): ident}))
-
-    def set_numbering(self, paragraph: DocxParagraph, num_id: int, ilvl: int) -> None:
-        num_pr = paragraph._p.get_or_add_pPr().get_or_add_numPr()
-        num_pr.get_or_add_ilvl().val = ilvl
-        num_pr.get_or_add_numId().val = num_id
+        paragraph.content.append(f'<w:bookmarkEnd w:id="{ident}"/>')
 
     # -- blocks
 
@@ -771,32 +843,32 @@ class _BodyWriter:
         if block.scheme != "schedule":
             paragraph = self.paragraph("Heading 1", block.runs)
             if block.scheme != "clause":
-                self.set_numbering(paragraph, SCHEME_IDS[block.scheme], 0)
+                paragraph.num = (SCHEME_IDS[block.scheme], 0)
             self.bookmark(paragraph, block.bookmark)
             return
         self.break_pending = True
         paragraph = self.new_paragraph("Heading 1")
-        self.set_numbering(paragraph, 0, 0)  # numId 0: no number for a schedule heading
+        paragraph.num = (0, 0)  # numId 0: no number for a schedule heading
         self.schedule_label(paragraph, block)
         if block.runs:
-            paragraph.add_run(" \u2014 ")
-            self.add_runs(paragraph, block.runs)
+            paragraph.content.append(_run_xml(" \u2014 "))
+            paragraph.content.extend(self.runs_xml(block.runs))
 
-    def schedule_label(self, paragraph: DocxParagraph, block: NumberedHeading) -> None:
+    def schedule_label(self, paragraph: _Para, block: NumberedHeading) -> None:
         """Write the label literally, bookmarking its number for REF fields."""
         at = block.label.rfind(block.number) if block.number else -1
         if at < 0:
-            paragraph.add_run(block.label)
+            paragraph.content.append(_run_xml(block.label))
             self.bookmark(paragraph, block.bookmark)
             return
         before, after = block.label[:at], block.label[at + len(block.number) :]
         if before:
-            paragraph.add_run(before)
-        start = len(paragraph._p) - (1 if paragraph._p.pPr is not None else 0)
-        paragraph.add_run(block.number)
+            paragraph.content.append(_run_xml(before))
+        start = len(paragraph.content)
+        paragraph.content.append(_run_xml(block.number))
         self.bookmark(paragraph, block.bookmark, start_at=start)
         if after:
-            paragraph.add_run(after)
+            paragraph.content.append(_run_xml(after))
 
     def numbered_para(self, block: NumberedPara) -> None:
         style = NUMBERED_STYLES.get((block.scheme, block.level), "Normal")
@@ -804,76 +876,79 @@ class _BodyWriter:
         num_id = SCHEME_IDS[block.scheme]
         if block.scheme == "schedule":
             num_id = self.schedule_nums[block.list_instance]
-        self.set_numbering(paragraph, num_id, min(max(block.level - 1, 0), 8))
+        paragraph.num = (num_id, min(max(block.level - 1, 0), 8))
         self.bookmark(paragraph, block.bookmark)
 
     def plain_paragraph(self, block: Paragraph) -> None:
         paragraph = self.paragraph("Normal", block.runs)
         if block.indent:
-            paragraph.paragraph_format.left_indent = Twips(_text_indent(block.indent))
+            paragraph.indent = (_text_indent(block.indent), 0)
         if block.align != "justify":
-            paragraph.alignment = ALIGNMENT[block.align]
+            paragraph.align = block.align
 
     def bullet(self, block: BulletItem) -> None:
         paragraph = self.paragraph("List Bullet", block.runs)
         ilvl = min(max(block.level - 1, 0), 8)
-        self.set_numbering(paragraph, BULLET, ilvl)
-        fmt = paragraph.paragraph_format
-        fmt.left_indent = Twips(_text_indent(block.indent) + (ilvl + 1) * STEP // 2)
-        fmt.first_line_indent = Twips(-STEP // 2)
+        paragraph.num = (BULLET, ilvl)
+        paragraph.indent = (_text_indent(block.indent) + (ilvl + 1) * STEP // 2, STEP // 2)
 
     def table(self, block: Table) -> None:
         self.flush_break()
         if block.caption:
             self.paragraph("Caption", block.caption)
-        table = self.word.add_table(rows=1 + len(block.rows), cols=len(block.header))
-        table.style = self.word.styles["Contract Table"]
-        self.set_widths(table, _column_widths(block, self.width))
-        header = table.rows[0]
-        header._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
-        for row, cells in zip(table.rows, (block.header, *block.rows), strict=True):
-            for cell, runs in zip(row.cells, cells, strict=True):
-                cell_paragraph = cell.paragraphs[0]
-                cell_paragraph.style = self.word.styles["Table Text"]
-                self.add_runs(cell_paragraph, runs)
-
-    def set_widths(self, table: DocxTable, widths: list[int]) -> None:
-        tbl_w = table._tbl.tblPr.find(qn("w:tblW"))
-        if tbl_w is not None:
-            tbl_w.set(qn("w:type"), "dxa")
-            tbl_w.set(qn("w:w"), str(sum(widths)))
-        for column, width in zip(table.columns, widths, strict=True):
-            column.width = Twips(width)
-            for cell in column.cells:
-                cell.width = Twips(width)
+        widths = _column_widths(block, self.width)
+        cell_style = self.style_ids["Table Text"]
+        rows = []
+        for index, cells in enumerate((block.header, *block.rows)):
+            tds = "".join(
+                f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/></w:tcPr>'
+                f"{_Para(cell_style, self.runs_xml(runs)).xml()}</w:tc>"
+                for width, runs in zip(widths, cells, strict=True)
+            )
+            header = "<w:trPr><w:tblHeader/></w:trPr>" if index == 0 else ""
+            rows.append(f"<w:tr>{header}{tds}</w:tr>")
+        grid = "".join(f'<w:gridCol w:w="{w}"/>' for w in widths)
+        self.items.append(
+            f'<w:tbl><w:tblPr><w:tblStyle w:val="{self.style_ids["Contract Table"]}"/>'
+            f'<w:tblW w:type="dxa" w:w="{sum(widths)}"/>{_TBL_LOOK}</w:tblPr>'
+            f"<w:tblGrid>{grid}</w:tblGrid>{''.join(rows)}</w:tbl>"
+        )
 
     def signatures(self, block: SignatureBlock) -> None:
         self.flush_break()
         if self.last_paragraph is not None:  # keep "IN WITNESS WHEREOF" with the signatures
-            self.last_paragraph.paragraph_format.keep_with_next = True
-        table = self.word.add_table(rows=1, cols=max(1, len(block.parties)))
-        _keep_together(table)
-        for cell, party in zip(table.rows[0].cells, block.parties, strict=False):
-            first = cell.paragraphs[0]
-            for i, (text, bold, space_before) in enumerate(_signature_lines(block, party)):
-                paragraph = first if i == 0 else cell.add_paragraph()
-                paragraph.style = self.word.styles["Signature Text"]
-                if space_before:
-                    paragraph.paragraph_format.space_before = Twips(space_before)
-                added = paragraph.add_run(text)
-                if bold:
-                    added.bold = True
+            self.last_paragraph.keep_next = True
+        columns = max(1, len(block.parties))
+        width = self.width // 2 if columns <= 2 else self.width // columns
+        style = self.style_ids["Signature Text"]
+        cells = []
+        for party in block.parties:
+            paragraphs = [
+                _Para(style, [_run_xml(text, bold)], space_before=space).xml()
+                for text, bold, space in _signature_lines(block, party)
+            ]
+            cells.append(
+                f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/></w:tcPr>'
+                f"{''.join(paragraphs)}</w:tc>"
+            )
+        grid = "".join(f'<w:gridCol w:w="{width}"/>' for _ in range(columns))
+        self.items.append(
+            f'<w:tbl><w:tblPr><w:tblW w:type="auto" w:w="0"/>{_TBL_LOOK}</w:tblPr>'
+            f"<w:tblGrid>{grid}</w:tblGrid>"
+            f"<w:tr><w:trPr><w:cantSplit/></w:trPr>{''.join(cells)}</w:tr></w:tbl>"
+        )
 
     def toc(self, block: TableOfContents) -> None:
         self.paragraph("TOC Heading", (Text(block.title),))
         entries = block.entries or (("", ""),)
+        begin, end = _field_xml(r'TOC \o "1-1" \h \z \u')
         for i, (label, text) in enumerate(entries):
             paragraph = self.new_paragraph("toc 1")
             if i == 0:
-                _field_begin(paragraph, r'TOC \o "1-1" \h \z \u')
-            paragraph.add_run(_toc_entry_text(label, text))
+                paragraph.content.append(begin)
+            paragraph.content.append(_run_xml(_toc_entry_text(label, text)))
             if i == len(entries) - 1:
-                _field_end(paragraph)
+                paragraph.content.append(end)
 
 
 def _toc_entry_text(label: str, text: str) -> str:
