@@ -11,7 +11,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -80,12 +80,16 @@ class Library:
     labels: Mapping[str, Any]
     strings: Mapping[str, Any]
 
+    @cached_property
+    def _by_id(self) -> dict[str, ClauseModule]:
+        return {module.id: module for module in self.modules}
+
     def get(self, module_id: str) -> ClauseModule:
         """Return the module with this id, or raise LibraryError."""
-        for module in self.modules:
-            if module.id == module_id:
-                return module
-        raise LibraryError(f"no clause module with id {module_id!r}")
+        try:
+            return self._by_id[module_id]
+        except KeyError:
+            raise LibraryError(f"no clause module with id {module_id!r}") from None
 
     def skeleton_name(self, language: str) -> str:
         """Return the loader name of the agreement skeleton in a language."""

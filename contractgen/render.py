@@ -19,6 +19,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import TemplateError, TemplateSyntaxError
@@ -268,7 +269,7 @@ class _Builder:
 
     def _register(self, key: str, number: str) -> str:
         bookmark = bookmark_name(key, self.state.bookmarks)
-        prefix = self.state.strings["clause"] + " "
+        prefix = self.state.strings.get("subclause", self.state.strings["clause"]) + " "
         self.state.targets[key] = _Target(prefix, number, bookmark)
         return bookmark
 
@@ -395,7 +396,7 @@ class _Renderer:
                     raise LibraryError(f"{where}: term {term!r} is also defined by "
                                        f"{entries[term][1]}")
                 try:
-                    body = self.env.from_string(text).render(self.context)
+                    body = _definition_template(self.env, text).render(self.context)
                 except LibraryError as error:
                     raise LibraryError(f"{where}: definition of {term!r}: {error}") from error
                 except TemplateError as error:
@@ -405,6 +406,12 @@ class _Renderer:
         self._definitions = "\n\n   ".join(lines)
 
 
+@lru_cache(maxsize=2048)
+def _definition_template(env: Any, text: str) -> Any:
+    """Compile a definition's text once per environment."""
+    return env.from_string(text)
+
+
 def _sort_key(term: str) -> str:
     decomposed = unicodedata.normalize("NFKD", term)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
@@ -412,7 +419,11 @@ def _sort_key(term: str) -> str:
 
 # --- assembling the document -------------------------------------------------------------
 
+@lru_cache(maxsize=4096)
 def _parse(markdown: str) -> SyntaxTreeNode:
+    """Parse Markdown into a tree; a pure function, so a clause whose text did not change
+    since the last contract (the usual case when re-rendering while editing a deal) is not
+    parsed again. The builder only reads the tree."""
     return SyntaxTreeNode(_MARKDOWN.parse(markdown))
 
 

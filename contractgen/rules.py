@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, UndefinedError, nodes
@@ -41,7 +41,7 @@ class Selection:
     decisions: tuple[Decision, ...]
     facts: dict[str, bool]
 
-    @property
+    @cached_property
     def included_ids(self) -> frozenset[str]:
         return frozenset(d.module.id for d in self.decisions if d.included)
 
