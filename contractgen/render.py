@@ -378,7 +378,7 @@ class _Renderer:
 
     def render(self, name: str, where: str) -> str:
         try:
-            return self.env.get_template(name).render(self.context)
+            return _single_stops(self.env.get_template(name).render(self.context))
         except LibraryError as error:
             raise _located(where, error) from error
         except (TemplateError, TypeError, ValueError, KeyError, AttributeError) as error:
@@ -396,7 +396,7 @@ class _Renderer:
                     raise LibraryError(f"{where}: term {term!r} is also defined by "
                                        f"{entries[term][1]}")
                 try:
-                    body = _definition_template(self.env, text).render(self.context)
+                    body = _single_stops(_definition_template(self.env, text).render(self.context))
                 except LibraryError as error:
                     raise LibraryError(f"{where}: definition of {term!r}: {error}") from error
                 except TemplateError as error:
@@ -404,6 +404,17 @@ class _Renderer:
                 entries[term] = (body.strip(), module.id)
         lines = [f"“{self.term(term)}” {entries[term][0]}" for term in sorted(entries, key=_sort_key)]
         self._definitions = "\n\n   ".join(lines)
+
+
+# A deal value that ends with a full stop ("Inc.", "Bogotá D.C.") followed by the template's
+# own full stop: the value's stop is escaped, the template's is not, so only such boundaries
+# match, and the deal's own text is never changed.
+_DOUBLE_STOP = re.compile(r"(?<=\\\.)\.(?!\.)")
+
+
+def _single_stops(markdown: str) -> str:
+    """Drop a template's full stop that directly follows a deal value ending in one."""
+    return _DOUBLE_STOP.sub("", markdown)
 
 
 @lru_cache(maxsize=2048)

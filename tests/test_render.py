@@ -131,3 +131,17 @@ def test_templates_are_sandboxed(tmp_path: Path, northwind: dict[str, Any]) -> N
     root = _broken(tmp_path, "{{ ''.__class__.__mro__ }}\n")
     with pytest.raises(LibraryError):
         _document(root, _general(northwind))
+
+
+def test_deal_value_ending_in_a_stop_is_not_doubled(minilib: Path,
+                                                    northwind: dict[str, Any]) -> None:
+    northwind["parties"]["vendor"]["legal_name"] = "Archipelago Contact Solutions, Inc."
+    northwind["parties"]["client"]["sector"] = "general"
+    northwind["performance"]["remedies"] = ["step_in"]
+    doc = _document(minilib, northwind)
+    text = m.runs_text(_find(doc, m.NumberedPara, "give access").runs)
+    assert text == "give access to Archipelago Contact Solutions, Inc. premises."
+    northwind["commercials"]["rates"][0]["description"] = "Dots.. stay.."
+    doc = _document(minilib, northwind)
+    table = next(b for b in doc.blocks if isinstance(b, m.Table))
+    assert m.runs_text(table.rows[0][0]) == "Dots.. stay.."
