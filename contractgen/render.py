@@ -391,12 +391,13 @@ class _Renderer:
         entries: dict[str, tuple[str, str]] = {}
         for module in self.selection.modules():
             where = self.library.rel(module.meta_path)
-            for term, text in module.definitions.get(self.language, ()):
+            for index, (term, _) in enumerate(module.definitions.get(self.language, ())):
                 if term in entries:
                     raise LibraryError(f"{where}: term {term!r} is also defined by "
                                        f"{entries[term][1]}")
                 try:
-                    body = _single_stops(_definition_template(self.env, text).render(self.context))
+                    name = f"definition:{module.id}:{self.language}:{index}"
+                    body = _single_stops(self.env.get_template(name).render(self.context))
                 except LibraryError as error:
                     raise LibraryError(f"{where}: definition of {term!r}: {error}") from error
                 except TemplateError as error:
@@ -415,12 +416,6 @@ _DOUBLE_STOP = re.compile(r"(?<=\\\.)\.(?!\.)")
 def _single_stops(markdown: str) -> str:
     """Drop a template's full stop that directly follows a deal value ending in one."""
     return _DOUBLE_STOP.sub("", markdown)
-
-
-@lru_cache(maxsize=2048)
-def _definition_template(env: Any, text: str) -> Any:
-    """Compile a definition's text once per environment."""
-    return env.from_string(text)
 
 
 def _sort_key(term: str) -> str:

@@ -9,13 +9,17 @@ text is always shown literally and never read as Markdown or as a template.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, Undefined, pass_context
+import jinja2
+from jinja2 import FileSystemBytecodeCache, FileSystemLoader, StrictUndefined, Undefined, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -274,11 +278,55 @@ def _finalize(context: Context, value: Any) -> str:
     raise LibraryError(f"a template printed an unsupported value {value!r}")
 
 
+class _LibraryLoader(FileSystemLoader):
+    """Load templates from the library folder, and definition texts from module metadata.
+
+    ``definition:<module id>:<language>:<n>`` names the n-th definition of a module, so
+    definitions are compiled (and byte-code cached) like every other template.
+    """
+
+    def __init__(self, root: Path):
+        super().__init__(str(root))
+        self.root = root
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str | None, Any]:
+        if not template.startswith("definition:"):
+            return super().get_source(environment, template)
+        from contractgen.library import load_library
+
+        _, module_id, language, index = template.split(":")
+        module = load_library(self.root).get(module_id)
+        return module.definitions[language][int(index)][1], None, lambda: True
+
+
+def _bytecode_cache() -> FileSystemBytecodeCache | None:
+    """Return a cache of compiled templates in the user's cache folder, if it can be had.
+
+    Compiling the library's templates is most of a cold start; the cache keeps the compiled
+    code keyed by each template's source, so an edited clause is compiled afresh.
+    ``CONTRACTGEN_CACHE_DIR=off`` turns it off.
+    """
+    setting = os.environ.get("CONTRACTGEN_CACHE_DIR", "")
+    if setting.lower() == "off":
+        return None
+    base = Path(setting) if setting else Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "contractgen"
+    folder = base / f"jinja-{jinja2.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder, delete=True)
+        probe.close()
+    except OSError:
+        return None
+    return FileSystemBytecodeCache(str(folder))
+
+
 @lru_cache(maxsize=8)
 def environment(root: Path) -> ImmutableSandboxedEnvironment:
     """Return the sandboxed environment for the library at ``root`` (templates compiled once)."""
     env = ImmutableSandboxedEnvironment(
-        loader=FileSystemLoader(str(root)),
+        loader=_LibraryLoader(root),
+        bytecode_cache=_bytecode_cache(),
         undefined=StrictUndefined,
         autoescape=False,
         trim_blocks=True,
