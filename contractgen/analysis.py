@@ -14,17 +14,22 @@ from jinja2 import Environment, nodes
 from contractgen.rules import DEAL_ROOTS
 
 
-_PASS_THROUGH = {"sort", "selectattr", "rejectattr", "list", "unique", "reverse", "batch",
-                 "first", "last"}
+_PASS_THROUGH = {"sort", "selectattr", "rejectattr", "list", "unique", "reverse", "batch"}
+_ONE_ITEM = {"first", "last"}
 
 
 def _chain(node: nodes.Node, aliases: dict[str, str]) -> str | None:
     """Return the deal path an attribute chain names, or None."""
-    while isinstance(node, nodes.Filter) and node.name in _PASS_THROUGH and node.node is not None:
-        node = node.node  # a sorted or filtered list still reads the same field
     parts: list[str] = []
     current = node
-    while isinstance(current, nodes.Getattr | nodes.Getitem):
+    while isinstance(current, nodes.Getattr | nodes.Getitem | nodes.Filter):
+        if isinstance(current, nodes.Filter):
+            if current.node is None or current.name not in _PASS_THROUGH | _ONE_ITEM:
+                return None
+            if current.name in _ONE_ITEM:
+                parts.append("[]")  # one item of the list: its fields are list-item fields
+            current = current.node
+            continue
         if isinstance(current, nodes.Getattr):
             parts.append(current.attr)
         elif isinstance(current.arg, nodes.Const) and isinstance(current.arg.value, str):
@@ -34,6 +39,11 @@ def _chain(node: nodes.Node, aliases: dict[str, str]) -> str | None:
         else:
             return None
         current = current.node
+    return _rooted(current, parts, aliases)
+
+
+def _rooted(current: nodes.Node, parts: list[str], aliases: dict[str, str]) -> str | None:
+    """Return the path of a chain whose innermost node is ``current`` (a name), or None."""
     if not isinstance(current, nodes.Name):
         return None
     if current.name in aliases:

@@ -227,6 +227,32 @@ def explain(ctx: click.Context, deal: Path, fmt: str, lang: str | None) -> None:
     click.echo(f"\n{count} of {len(rows)} clause modules included", err=True)
 
 
+# --- lint ------------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--coverage", "show_coverage", is_flag=True,
+              help="Instead of linting, show which modules generated deal sheets render.")
+@click.pass_context
+def lint(ctx: click.Context, show_coverage: bool) -> None:
+    """Check the clause library; exit 5 when there are findings."""
+    from contractgen.dealsheet import load_schema
+    from contractgen.library import load_library
+    from contractgen.lint import coverage, format_coverage
+    from contractgen.lint import lint as run_lint
+    from contractgen.paths import library_root
+
+    library = load_library(library_root(_root(ctx)).resolve())
+    schema = load_schema(library.root)
+    if show_coverage:
+        click.echo(format_coverage(coverage(library, schema)))
+        return
+    findings = run_lint(library, schema)
+    for finding in findings:
+        click.echo(str(finding))
+    click.echo(f"{len(findings)} finding(s) in {library.root}", err=True)
+    sys.exit(5 if findings else 0)
+
+
 # --- clauses ---------------------------------------------------------------------------------
 
 @cli.group()

@@ -119,7 +119,7 @@ def generate(root: Path, schema: dict[str, Any]) -> list[Variant]:
             for label, value in _mutations(path, field, _get(data, path), donors):
                 changed = _set(data, path, value)
                 key = json.dumps(changed, sort_keys=True)
-                if key in seen or validate(changed, label):
+                if key in seen or validate(changed, label, root=root):
                     continue
                 seen.add(key)
                 variants.append(Variant(f"{name}:{label}", changed))

@@ -311,3 +311,28 @@ def test_batch_refuses_two_deals_with_one_stem(tmp_path: Path) -> None:
     result = run("render", NORTHWIND, copy, "-o", tmp_path / "out")
     assert_clean_failure(result, 6)
     assert not (tmp_path / "out").exists()
+
+
+def test_lint_is_clean_on_the_bundled_library() -> None:
+    result = run("lint")
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout == ""
+    assert "0 finding(s)" in result.stderr
+
+
+def test_lint_reports_file_line_message_and_exits_5(tmp_path: Path) -> None:
+    from minilib import write_library
+
+    root = write_library(tmp_path, {
+        "performance/step_in.en.md.j2": "1. Fine.\n1. Uses {{ scope.nonexistent_field }}.\n"})
+    result = run("--library", root, "lint")
+    assert result.exit_code == 5
+    assert "clauses/performance/step_in.en.md.j2:2: " in result.stdout
+    assert "scope.nonexistent_field" in result.stdout
+
+
+def test_lint_coverage_prints_a_table(minilib: Path) -> None:
+    result = run("--library", minilib, "lint", "--coverage")
+    assert result.exit_code == 0
+    assert "step_in_regulated" in result.stdout
+    assert "generated deals" in result.stdout
