@@ -13,7 +13,6 @@ from jinja2 import Environment, nodes
 
 from contractgen.rules import DEAL_ROOTS
 
-
 _PASS_THROUGH = {"sort", "selectattr", "rejectattr", "list", "unique", "reverse", "batch"}
 _ONE_ITEM = {"first", "last"}
 

@@ -287,7 +287,7 @@ def clauses_show(ctx: click.Context, clause_id: str, lang: str) -> None:
     module = library.get(clause_id)
     lines = [
         f"id:       {module.id}",
-        f"title:    " + "; ".join(f"{k}: {v}" for k, v in module.titles.items()),
+        "title:    " + "; ".join(f"{k}: {v}" for k, v in module.titles.items()),
         f"kind:     {module.kind}" + (f" (in {module.parent})" if module.parent else ""),
         f"area:     {module.area}",
         f"order:    {module.order}",

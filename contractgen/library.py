@@ -148,7 +148,7 @@ def _module(path: Path, root: Path) -> ClauseModule:
     if not isinstance(meta["order"], int):
         raise LibraryError(f"{where}: order must be a whole number")
     titles = meta["title"]
-    if not isinstance(titles, dict) or not all(isinstance(titles.get(lang), str) for lang in titles):
+    if not isinstance(titles, dict) or not all(isinstance(t, str) for t in titles.values()):
         raise LibraryError(f"{where}: [title] must give a title per language")
     if (meta["kind"] == "section") != ("parent" in meta):
         raise LibraryError(f"{where}: a parent is required for, and only for, kind = 'section'")

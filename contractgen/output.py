@@ -37,11 +37,11 @@ def _stage(directory: Path, name: str, data: bytes) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)  # inside the try: a failed chmod must not leave the temp file
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
-    os.chmod(temp, 0o644)
     return Path(temp)
 
 
@@ -75,7 +75,7 @@ def commit(directory: Path, files: dict[str, bytes], force: bool) -> list[Path]:
             staged.append((_stage(directory, name, data), directory / name))
         for temp, target in staged:
             if target.exists() and not target.is_symlink():
-                backup = Path(tempfile.mktemp(dir=directory, prefix=f".{target.name}.", suffix=".bak"))
+                backup = _backup_name(directory, target)
                 os.link(target, backup)
                 backups.append((backup, target))
             os.replace(temp, target)
@@ -92,6 +92,15 @@ def commit(directory: Path, files: dict[str, bytes], force: bool) -> list[Path]:
     return targets
 
 
+def _backup_name(directory: Path, target: Path) -> Path:
+    """Return an unused name for a hard link that keeps a replaced file until success."""
+    for attempt in range(1000):
+        candidate = directory / f".{target.name}.{os.getpid()}.{attempt}.bak"
+        if not candidate.exists():
+            return candidate
+    raise OutputError(f"{directory}: cannot find a free name for a backup of {target.name}")
+
+
 def _roll_back(staged: list[tuple[Path, Path]], backups: list[tuple[Path, Path]],
                done: list[Path], created: list[Path]) -> None:
     """Undo a partial commit: drop temporaries, restore replaced files, remove new ones."""
@@ -102,6 +111,11 @@ def _roll_back(staged: list[tuple[Path, Path]], backups: list[tuple[Path, Path]]
     for backup, target in backups:
         with contextlib.suppress(OSError):
             os.replace(backup, target)
+        # Renaming a hard link onto the file it links to (target not yet replaced) does
+        # nothing and leaves the backup behind: remove it, but only then.
+        with contextlib.suppress(OSError):
+            if os.path.samefile(backup, target):
+                os.unlink(backup)
     for target in done:
         if target not in restored:
             with contextlib.suppress(OSError):

@@ -32,7 +32,14 @@ from contractgen.formatting import Formatter, language_tag, locale_for
 from contractgen.library import ClauseModule, Library
 from contractgen.rules import DEAL_ROOTS, Selection
 from contractgen.sandbox import (
-    EU, FORMATTER_KEY, LABELS_KEY, MdSafe, Record, environment, escape_markdown, wrap,
+    EU,
+    FORMATTER_KEY,
+    LABELS_KEY,
+    MdSafe,
+    Record,
+    environment,
+    escape_markdown,
+    wrap,
 )
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -403,7 +410,8 @@ class _Renderer:
                 except TemplateError as error:
                     raise LibraryError(f"{where}: definition of {term!r}: {error}") from error
                 entries[term] = (body.strip(), module.id)
-        lines = [f"“{self.term(term)}” {entries[term][0]}" for term in sorted(entries, key=_sort_key)]
+        ordered = sorted(entries, key=_sort_key)
+        lines = [f"“{self.term(term)}” {entries[term][0]}" for term in ordered]
         self._definitions = "\n\n   ".join(lines)
 
 

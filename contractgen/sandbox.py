@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2 import FileSystemBytecodeCache, FileSystemLoader, StrictUndefined, Undefined, pass_context
+from jinja2 import (
+    FileSystemBytecodeCache,
+    FileSystemLoader,
+    StrictUndefined,
+    Undefined,
+    pass_context,
+)
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 

@@ -37,9 +37,11 @@ def dump_document_xml(docx: bytes) -> str:
         level = paragraph.find("w:pPr/w:numPr/w:ilvl", NS)
         num = paragraph.find("w:pPr/w:numPr/w:numId", NS)
         in_table = any(a.tag == f"{{{W}}}tc" for a in paragraph.iterancestors())
-        parts = [("  " if in_table else "") + (style.get(f"{{{W}}}val") if style is not None else "Normal")]
+        name = style.get(f"{{{W}}}val") if style is not None else "Normal"
+        parts = [("  " if in_table else "") + str(name)]
         if num is not None:
-            parts.append(f"[num {num.get(f'{{{W}}}val')} lvl {level.get(f'{{{W}}}val') if level is not None else 0}]")
+            ilvl = level.get(f"{{{W}}}val") if level is not None else 0
+            parts.append(f"[num {num.get(f'{{{W}}}val')} lvl {ilvl}]")
         parts.append(_text(paragraph))
         lines.append(" ".join(parts).rstrip())
     return "\n".join(lines) + "\n"

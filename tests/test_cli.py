@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-
 from conftest import BAJIO, NORTHWIND
+
 from contractgen.cli import cli
 
 
@@ -266,6 +266,7 @@ def test_disk_full_exits_6_and_leaves_nothing(monkeypatch: pytest.MonkeyPatch, t
 
 def test_readme_field_reference_is_in_sync() -> None:
     from conftest import REPO
+
     from contractgen.dealsheet import load_schema
     from contractgen.fieldref import field_reference_markdown, splice
 
@@ -336,3 +337,21 @@ def test_lint_coverage_prints_a_table(minilib: Path) -> None:
     assert result.exit_code == 0
     assert "step_in_regulated" in result.stdout
     assert "generated deals" in result.stdout
+
+
+def test_lang_overrides_the_deal_language(tmp_path: Path) -> None:
+    result = run("render", NORTHWIND, "-o", tmp_path, "--format", "md", "--lang", "es")
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "northwind-bpo.md").read_text(encoding="utf-8")
+    assert "## 1. Definiciones e Interpretación" in text
+    assert "4 de enero de 2027" in text
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "contractgen", "validate", str(NORTHWIND)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    assert "1 deal sheet(s) valid" in result.stderr

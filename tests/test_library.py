@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from contractgen.analysis import template_fields
+from contractgen.dealsheet import load_schema
 from contractgen.library import LANGUAGES
 from contractgen.pipeline import open_library
 from contractgen.rules import schema_field_paths
-from contractgen.dealsheet import load_schema
 from contractgen.sandbox import environment
 
 LIBRARY = open_library()

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from minilib import write_library
 
 from contractgen import model as m
 from contractgen.dealsheet import load_schema, normalise
@@ -13,7 +14,6 @@ from contractgen.errors import LibraryError
 from contractgen.library import load_library
 from contractgen.render import build_document
 from contractgen.rules import select
-from minilib import write_library
 
 
 def _document(root: Path, deal: dict[str, Any], language: str = "en") -> m.Document:

@@ -6,15 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from minilib import write_library
 
 from contractgen.errors import LibraryError
 from contractgen.library import load_library
 from contractgen.rules import select
-from minilib import write_library
 
 
 def _decisions(root: Path, deal: dict[str, Any]) -> dict[str, tuple[bool, str]]:
-    from contractgen.dealsheet import normalise, load_schema
+    from contractgen.dealsheet import load_schema, normalise
 
     data = normalise(deal, load_schema(root))
     selection = select(load_library(root), data)

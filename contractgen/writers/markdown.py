@@ -75,10 +75,10 @@ def _signatures(block: m.SignatureBlock) -> str:
         lines = [
             f"**{escape(party.role)}**",
             f"**{escape(party.legal_name)}**",
-            f"{escape(block.by_label)} \\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_",
+            f"{escape(block.by_label)} {escape('_' * 20)}",
             f"{escape(block.name_label)} {escape(party.signatory_name)}",
             f"{escape(block.title_label)} {escape(party.signatory_title)}",
-            f"{escape(block.date_label)} \\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_\\_",
+            f"{escape(block.date_label)} {escape('_' * 12)}",
         ]
         parts.append("\\\n".join(lines))
     return "\n\n".join(parts)
