@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from minilib import write_library
 
 REPO = Path(__file__).resolve().parents[1]

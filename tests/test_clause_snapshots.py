@@ -11,8 +11,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLES, REPO
+
 from contractgen import model as m
 from contractgen.pipeline import build, choose, open_library
 from contractgen.writers.markdown import block_markdown

@@ -15,10 +15,10 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-
 from conftest import BAJIO, NORTHWIND, REPO
-from contractgen.pipeline import build, write_formats
 from docx_dump import dump_document_xml
+
+from contractgen.pipeline import build, write_formats
 
 SHARED = REPO.parent / "shared"
 VALIDATOR = SHARED / "tools" / "ooxml_validate.py"
