@@ -145,17 +145,31 @@ def _root(deal: dict[str, Any], key: str, log: AccessLog) -> Any:
 
 def evaluate_facts(library: Library, deal: dict[str, Any]) -> dict[str, bool]:
     """Evaluate the library's facts over a deal, in file order."""
+    return _facts_with_logs(library, deal)[0]
+
+
+def _facts_with_logs(library: Library, deal: dict[str, Any]
+                     ) -> tuple[dict[str, bool], dict[str, AccessLog]]:
     facts: dict[str, bool] = {}
+    logs: dict[str, AccessLog] = {}
     for fact in library.facts:
-        facts[fact.name], _ = _evaluate(library, fact.rule, f"clauses/facts.toml [{fact.name}]",
-                                        deal, facts)
-    return facts
+        where = f"clauses/facts.toml [{fact.name}]"
+        facts[fact.name], logs[fact.name] = _evaluate(library, fact.rule, where, deal, facts)
+    return facts, logs
 
 
-def _because(log: AccessLog) -> str:
+def _because(log: AccessLog, fact_logs: dict[str, AccessLog] | None = None) -> str:
+    """Name the deal values a rule read; a fact is followed by the values behind it."""
     if not log.entries:
         return ""
-    shown = [f"{path} = {_format_value(value)}" for path, value in log.entries.items()]
+    shown = []
+    for path, value in log.entries.items():
+        text = f"{path} = {_format_value(value)}"
+        name = path.removeprefix("facts.")
+        if fact_logs and path.startswith("facts.") and name in fact_logs:
+            inner = _because(fact_logs[name], fact_logs)
+            text += f" {inner[1:]}" if inner else ""
+        shown.append(text)
     return " (" + "; ".join(shown) + ")"
 
 
@@ -177,7 +191,7 @@ def check_rules(library: Library, schema: dict[str, Any]) -> None:
 
 def select(library: Library, deal: dict[str, Any]) -> Selection:
     """Decide, for every clause module, whether the deal includes it and why."""
-    facts = evaluate_facts(library, deal)
+    facts, fact_logs = _facts_with_logs(library, deal)
     included: dict[str, bool] = {}
     reasons: dict[str, str] = {}
     for module in library.modules:
@@ -188,7 +202,7 @@ def select(library: Library, deal: dict[str, Any]) -> Selection:
             reasons[module.id] = "always included"
         else:
             verdict = "holds" if holds else "does not hold"
-            reasons[module.id] = f"rule `{module.include}` {verdict}{_because(log)}"
+            reasons[module.id] = f"rule `{module.include}` {verdict}{_because(log, fact_logs)}"
     _apply_relations(library, included, reasons)
     decisions = tuple(Decision(m, included[m.id], reasons[m.id]) for m in library.modules)
     return Selection(decisions, facts)
