@@ -65,7 +65,8 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 # Page width, height, margin, header/footer distance (twips).
 PAPER = {"letter": (12240, 15840, 1440, 720), "a4": (11906, 16838, 1418, 709)}
 
-CHAR_WIDTH = 115  # twips per character of 10 pt table text, generous enough for capitals
+CHAR_WIDTH = 115  # twips per lower-case character of 10 pt table text
+CAPITAL_WIDTH = 150  # twips per capital letter or digit
 CELL_PADDING = 240  # twips: the table style's cell margins plus a little air
 # Styles with their own space before; the gap after a table or a list does not override it.
 SPACED_STYLES = {
@@ -600,6 +601,11 @@ def _add_field(paragraph: DocxParagraph, instruction: str, cached: str) -> None:
     _field_end(paragraph)
 
 
+def _word_width(word: str) -> int:
+    """Estimate a word's width (twips) in 10 pt table text; capitals and digits are wider."""
+    return sum(CAPITAL_WIDTH if c.isupper() or c.isdigit() else CHAR_WIDTH for c in word)
+
+
 def _column_widths(table: Table, total: int) -> list[int]:
     """Share ``total`` (twips) between columns.
 
@@ -611,10 +617,11 @@ def _column_widths(table: Table, total: int) -> list[int]:
         for column in zip(table.header, *table.rows, strict=True)
     ]
     words = [
-        max((len(w) for text in column for w in text.split()), default=1) for column in columns
+        max((_word_width(w) for text in column for w in text.split()), default=CHAR_WIDTH)
+        for column in columns
     ]
-    lengths = [min(60, max(len(text) for text in column)) for column in columns]
-    floors = [word * CHAR_WIDTH + CELL_PADDING for word in words]
+    lengths = [min(60, max(len(text) for text in column)) * CHAR_WIDTH for column in columns]
+    floors = [word + CELL_PADDING for word in words]
     if sum(floors) >= total:
         widths = [total * floor // sum(floors) for floor in floors]
     else:
