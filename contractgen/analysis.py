@@ -81,7 +81,7 @@ def _walk(node: nodes.Node, aliases: dict[str, str]) -> Iterator[str]:
     if isinstance(node, nodes.Filter | nodes.Test) and node.name in ("any", "all", "count"):
         base = _chain(node.node, aliases) if node.node is not None else None
         for keyword in node.kwargs:
-            field = keyword.key
+            field = str(keyword.key)
             for suffix in ("_not", "_has"):
                 field = field.removesuffix(suffix)
             if base:

@@ -209,7 +209,7 @@ def explain(ctx: click.Context, deal: Path, fmt: str, lang: str | None) -> None:
 
     loaded, _, selection = choose(deal, _root(ctx))
     language = lang or loaded.data["language"]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": d.module.id, "title": d.module.titles.get(language, d.module.id),
          "area": d.module.area, "included": d.included, "reason": d.reason}
         for d in selection.decisions

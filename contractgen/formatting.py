@@ -166,8 +166,8 @@ class Formatter:
 
     def country(self, code: str) -> str:
         """Return a country's (or "EU"'s) name in the contract language."""
-        return self._babel.territories.get(code, code)
+        return str(self._babel.territories.get(code, code))
 
     def language_name(self, code: str) -> str:
         """Return a language's name in the contract language ("Spanish", "español")."""
-        return self._babel.languages.get(code, code)
+        return str(self._babel.languages.get(code, code))

@@ -255,7 +255,7 @@ class _Builder:
                 case "link":
                     yield from self._link(node, bold, italic, anchor)
                 case "image":
-                    yield m.Text(node.attrs.get("alt", "") or "", bold, italic)
+                    yield m.Text(str(node.attrs.get("alt", "") or ""), bold, italic)
                 case other:
                     raise self.fail(f"unsupported inline Markdown ({other})")
 

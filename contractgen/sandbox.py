@@ -295,7 +295,8 @@ class _LibraryLoader(FileSystemLoader):
         super().__init__(str(root))
         self.root = root
 
-    def get_source(self, environment: Any, template: str) -> tuple[str, str | None, Any]:
+    def get_source(  # type: ignore[override]  # definitions have no file name
+            self, environment: Any, template: str) -> tuple[str, str | None, Any]:
         if not template.startswith("definition:"):
             return super().get_source(environment, template)
         from contractgen.library import load_library
