@@ -74,9 +74,10 @@ def commit(directory: Path, files: dict[str, bytes], force: bool) -> list[Path]:
         for name, data in files.items():
             staged.append((_stage(directory, name, data), directory / name))
         for temp, target in staged:
-            if target.exists() and not target.is_symlink():
+            if target.is_symlink() or target.exists():
                 backup = _backup_name(directory, target)
-                os.link(target, backup)
+                # A symlink is backed up as itself (never its target), so it can be restored.
+                os.link(target, backup, follow_symlinks=False)
                 backups.append((backup, target))
             os.replace(temp, target)
             done.append(target)
@@ -114,7 +115,7 @@ def _roll_back(staged: list[tuple[Path, Path]], backups: list[tuple[Path, Path]]
         # Renaming a hard link onto the file it links to (target not yet replaced) does
         # nothing and leaves the backup behind: remove it, but only then.
         with contextlib.suppress(OSError):
-            if os.path.samefile(backup, target):
+            if os.path.samestat(os.lstat(backup), os.lstat(target)):
                 os.unlink(backup)
     for target in done:
         if target not in restored:
