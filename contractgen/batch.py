@@ -64,13 +64,23 @@ def default_jobs() -> int:
 
 
 def _warm(root: Path | None) -> None:
-    """Load the library and compile templates once per worker process."""
+    """Import the pipeline, load the library and compile its templates, once per process."""
     from contractgen.pipeline import open_library
+    from contractgen.sandbox import environment
+    from contractgen.writers import word  # noqa: F401  (imported here, not per deal)
 
     try:
-        open_library(root)
+        library = open_library(root)
     except ContractgenError:
-        pass  # reported per deal by run_job
+        return  # reported per deal by run_job
+    env = environment(library.root)
+    for module in library.modules:
+        for language in module.titles:
+            if module.template_path(language).exists():
+                try:
+                    env.get_template(module.template_name(language))
+                except Exception:  # a broken template is reported per deal by run_job
+                    continue
 
 
 def render_many(jobs: list[Job], workers: int) -> Iterator[Outcome]:
@@ -80,6 +90,7 @@ def render_many(jobs: list[Job], workers: int) -> Iterator[Outcome]:
             yield run_job(job)
         return
     root = jobs[0].root
+    _warm(root)  # forked workers start with the library loaded and its templates compiled
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_warm,
                              initargs=(root,)) as pool:
         futures = [pool.submit(run_job, job) for job in jobs]

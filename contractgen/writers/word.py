@@ -109,9 +109,7 @@ def write_docx(doc: Document) -> bytes:
     _clear_body(word)
     _strip_rsids(word)  # before the body: only the template's parts carry revision ids
     _BodyWriter(word, doc).write()
-    out = io.BytesIO()
-    word.save(out)
-    return _normalise_zip(out.getvalue())
+    return _package_bytes(word)
 
 
 # --------------------------------------------------------------------------- package
@@ -159,17 +157,44 @@ def _strip_rsids(word: DocxDocument) -> None:
         word.settings.element.remove(rsids)
 
 
-def _normalise_zip(data: bytes) -> bytes:
-    """Rewrite the package with fixed member timestamps and attributes."""
-    src = zipfile.ZipFile(io.BytesIO(data))
+def _package_bytes(word: DocxDocument) -> bytes:
+    """Zip the package's parts with fixed member metadata, in python-docx's member order.
+
+    Writing the parts ourselves (content types, package relationships, then every part and
+    its relationships) compresses each part once and stamps no clock time, so the same
+    document always gives the same bytes.
+    """
+    package = word.part.package
+    parts = list(package.iter_parts())
+    overrides = "".join(
+        f'<Override PartName="{_attr(str(part.partname))}" '
+        f'ContentType="{_attr(part.content_type)}"/>'
+        for part in sorted(parts, key=lambda p: str(p.partname))
+    )
+    content_types = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f"{overrides}</Types>"
+    ).encode()
+    members: list[tuple[str, bytes]] = [
+        ("[Content_Types].xml", content_types),
+        ("_rels/.rels", package.rels.xml),
+    ]
+    for part in parts:
+        members.append((part.partname.membername, part.blob))
+        if len(part.rels):
+            members.append((part.partname.rels_uri.membername, part.rels.xml))
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
-        for info in src.infolist():
-            member = zipfile.ZipInfo(info.filename, date_time=ZIP_TIME)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for name, data in members:
+            member = zipfile.ZipInfo(name, date_time=ZIP_TIME)
             member.compress_type = zipfile.ZIP_DEFLATED
             member.create_system = 0
             member.external_attr = 0
-            dst.writestr(member, src.read(info.filename))
+            archive.writestr(member, data)
     return out.getvalue()
 
 
