@@ -1121,3 +1121,10 @@ def format_coverage(report: CoverageReport, shown: int = 3) -> str:
                f"{len(report.modules) - len(never)} included by some deal, {len(never)} never")
     lines.append(summary + (f" ({', '.join(never)})" if never else ""))
     return "\n".join(lines) + "\n"
+
+
+def scan_fields(env: Any, source: str) -> set[str]:
+    """Return the deal fields a template reads: leaf paths, list items marked ``[]``."""
+    walker = _Walker()
+    walker.walk(env.parse(source), {}, _NO_GUARDS)
+    return set(_leaf_lines(walker.scan.paths))
