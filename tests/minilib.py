@@ -123,6 +123,14 @@ description = "Regulated client."
 '''
 
 
+def module_toml(module_id: str, include: str, *, kind: str = "clause",
+                area: str = "performance", order: int = 200, extra: str = "") -> str:
+    """Return the metadata of a mini-library module with the given rule (for variants)."""
+    return (f'id = "{module_id}"\nkind = "{kind}"\narea = "{area}"\norder = {order}\n'
+            f'version = "1.0.0"\ninclude = "{include}"\n{extra}'
+            f'title = {{ en = "{module_id}", es = "{module_id}" }}\n')
+
+
 def write_library(target: Path, extra: dict[str, str] | None = None) -> Path:
     """Write the mini library (plus ``extra`` files) under ``target``; return its root."""
     for folder in ("templates", "schemas", "examples"):

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from minilib import write_library
+from minilib import module_toml, write_library
 
 from contractgen.errors import LibraryError
 from contractgen.library import load_library
@@ -54,16 +54,9 @@ def test_variant_excludes_the_other(minilib: Path, northwind: dict[str, Any]) ->
 
 
 def test_section_follows_its_schedule(tmp_path: Path, northwind: dict[str, Any]) -> None:
-    root = write_library(tmp_path, {
-        "schedules/charges_schedule.toml": '''
-id = "charges_schedule"
-kind = "schedule"
-area = "schedules"
-order = 2000
-version = "1.0.0"
-include = "commercials.indexation.enabled"
-title = { en = "Charges", es = "Precio" }
-'''})
+    root = write_library(tmp_path, {"schedules/charges_schedule.toml": module_toml(
+        "charges_schedule", "commercials.indexation.enabled", kind="schedule",
+        area="schedules", order=2000)})
     northwind["commercials"]["indexation"] = {"enabled": False}
     included, reason = _decisions(root, northwind)["offshore_section"]
     assert not included and "needs charges_schedule" in reason
@@ -71,16 +64,8 @@ title = { en = "Charges", es = "Precio" }
 
 def test_requires_leaves_out_a_module_whose_partner_is_out(
         tmp_path: Path, northwind: dict[str, Any]) -> None:
-    root = write_library(tmp_path, {"performance/step_in_regulated.toml": '''
-id = "step_in_regulated"
-kind = "clause"
-area = "performance"
-order = 210
-version = "1.0.0"
-include = "true"
-requires = ["step_in"]
-title = { en = "Step-In (Regulated)", es = "Intervención (sector regulado)" }
-'''})
+    root = write_library(tmp_path, {"performance/step_in_regulated.toml": module_toml(
+        "step_in_regulated", "true", order=210, extra='requires = ["step_in"]\n')})
     northwind["performance"]["remedies"].remove("step_in")
     included, reason = _decisions(root, northwind)["step_in_regulated"]
     assert not included and "needs step_in" in reason
@@ -94,15 +79,7 @@ title = { en = "Step-In (Regulated)", es = "Intervención (sector regulado)" }
 ])
 def test_broken_rule_is_a_library_error(tmp_path: Path, northwind: dict[str, Any],
                                         rule: str, message: str) -> None:
-    root = write_library(tmp_path, {"performance/step_in.toml": f'''
-id = "step_in"
-kind = "clause"
-area = "performance"
-order = 200
-version = "1.0.0"
-include = "{rule}"
-title = {{ en = "Step-In", es = "Intervención" }}
-'''})
+    root = write_library(tmp_path, {"performance/step_in.toml": module_toml("step_in", rule)})
     with pytest.raises(LibraryError, match=message) as caught:
         _decisions(root, northwind)
     assert "clauses/performance/step_in.toml" in str(caught.value)
@@ -110,15 +87,8 @@ title = {{ en = "Step-In", es = "Intervención" }}
 
 
 def test_comparison_rule(tmp_path: Path, northwind: dict[str, Any]) -> None:
-    root = write_library(tmp_path, {"performance/step_in.toml": '''
-id = "step_in"
-kind = "clause"
-area = "performance"
-order = 200
-version = "1.0.0"
-include = "agreement.initial_term_months > 36"
-title = { en = "Step-In", es = "Intervención" }
-'''})
+    root = write_library(tmp_path, {"performance/step_in.toml": module_toml(
+        "step_in", "agreement.initial_term_months > 36")})
     northwind["parties"]["client"]["sector"] = "general"
     assert _decisions(root, northwind)["step_in"][0]
     northwind["agreement"]["initial_term_months"] = 36
@@ -152,14 +122,7 @@ title = { en = "Step-In", es = "Intervención" }
 def test_typo_behind_is_not_none_is_caught_statically(tmp_path: Path) -> None:
     from contractgen.pipeline import open_library
 
-    root = write_library(tmp_path, {"performance/step_in.toml": '''
-id = "step_in"
-kind = "clause"
-area = "performance"
-order = 200
-version = "1.0.0"
-include = "parties.vendor.repse_registraton is not none"
-title = { en = "Step-In", es = "Intervención" }
-'''})
+    root = write_library(tmp_path, {"performance/step_in.toml": module_toml(
+        "step_in", "parties.vendor.repse_registraton is not none")})
     with pytest.raises(LibraryError, match="parties.vendor.repse_registraton"):
         open_library(root)
