@@ -19,17 +19,16 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any
 
 from jinja2 import TemplateError, TemplateSyntaxError
-from markdown_it import MarkdownIt
-from markdown_it.tree import SyntaxTreeNode
 
 from contractgen import model as m
 from contractgen.errors import LibraryError
 from contractgen.formatting import Formatter, language_tag, locale_for
 from contractgen.library import ClauseModule, Library
+from contractgen.mdtree import MdNode
+from contractgen.mdtree import parse as parse_markdown
 from contractgen.rules import DEAL_ROOTS, Selection
 from contractgen.sandbox import (
     EU,
@@ -42,7 +41,6 @@ from contractgen.sandbox import (
     wrap,
 )
 
-_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 _PLACEHOLDERS = ("toc", "clauses", "signatures", "schedules")
 _OPTIONAL_MARKERS = ("page_break",)
 
@@ -136,12 +134,12 @@ class _Builder:
     def fail(self, message: str) -> LibraryError:
         return LibraryError(f"{self.where}: {message}")
 
-    def build(self, root: SyntaxTreeNode) -> list[m.Block]:
+    def build(self, root: MdNode) -> list[m.Block]:
         for node in root.children:
             self._block(node, level=self._base_level() - 1, indent=self._base_level() - 1)
         return self.blocks
 
-    def _block(self, node: SyntaxTreeNode, level: int, indent: int) -> None:
+    def _block(self, node: MdNode, level: int, indent: int) -> None:
         match node.type:
             case "paragraph":
                 self._paragraph(node, indent)
@@ -159,7 +157,7 @@ class _Builder:
                 raise self.fail(f"unsupported Markdown ({other.replace('_', ' ')}); use "
                                 "paragraphs, lists, tables and ## headings")
 
-    def _paragraph(self, node: SyntaxTreeNode, indent: int) -> None:
+    def _paragraph(self, node: MdNode, indent: int) -> None:
         runs, anchor = self._inline(node.children[0])
         marker = self._placeholder(runs)
         if marker is not None:
@@ -177,7 +175,7 @@ class _Builder:
             return runs[0].target[1:]
         return None
 
-    def _numbered_item(self, item: SyntaxTreeNode, level: int) -> None:
+    def _numbered_item(self, item: MdNode, level: int) -> None:
         if level > 3:
             raise self.fail("numbered lists nest at most two levels (1. and then (a))")
         scheme = self.scheme or "recital"
@@ -194,7 +192,7 @@ class _Builder:
         for child in children:
             self._block(child, level, level)
 
-    def _bullet_item(self, item: SyntaxTreeNode, indent: int, depth: int) -> None:
+    def _bullet_item(self, item: MdNode, indent: int, depth: int) -> None:
         for child in item.children:
             if child.type == "paragraph":
                 runs, _ = self._inline(child.children[0])
@@ -205,7 +203,7 @@ class _Builder:
             else:
                 raise self.fail("a bullet item may hold text and bullets only")
 
-    def _heading(self, node: SyntaxTreeNode) -> None:
+    def _heading(self, node: MdNode) -> None:
         runs, _ = self._inline(node.children[0])
         depth = int(node.tag[1])
         if self.scheme is None:
@@ -218,7 +216,7 @@ class _Builder:
             raise self.fail("use ## or ### for headings inside a clause or schedule")
         self.blocks.append(m.Heading(min(depth, 3), runs))
 
-    def _table(self, node: SyntaxTreeNode) -> m.Table:
+    def _table(self, node: MdNode) -> m.Table:
         header: tuple[m.Runs, ...] = ()
         rows: list[tuple[m.Runs, ...]] = []
         for section in node.children:
@@ -233,12 +231,12 @@ class _Builder:
 
     # -- inline content ------------------------------------------------------------------
 
-    def _inline(self, inline: SyntaxTreeNode) -> tuple[m.Runs, str | None]:
+    def _inline(self, inline: MdNode) -> tuple[m.Runs, str | None]:
         anchor: list[str] = []
         runs = list(self._runs(inline.children, False, False, anchor))
         return _merge(runs), (anchor[0] if anchor else None)
 
-    def _runs(self, nodes: list[SyntaxTreeNode], bold: bool, italic: bool,
+    def _runs(self, nodes: tuple[MdNode, ...], bold: bool, italic: bool,
               anchor: list[str]) -> Iterator[m.Inline]:
         for node in nodes:
             match node.type:
@@ -255,13 +253,13 @@ class _Builder:
                 case "link":
                     yield from self._link(node, bold, italic, anchor)
                 case "image":
-                    yield m.Text(str(node.attrs.get("alt", "") or ""), bold, italic)
+                    yield m.Text(node.attr("alt"), bold, italic)
                 case other:
                     raise self.fail(f"unsupported inline Markdown ({other})")
 
-    def _link(self, node: SyntaxTreeNode, bold: bool, italic: bool,
+    def _link(self, node: MdNode, bold: bool, italic: bool,
               anchor: list[str]) -> Iterator[m.Inline]:
-        href = str(node.attrs.get("href", ""))
+        href = node.attr("href")
         if href == "#cg-term":
             yield m.Term("".join(_plain(node)))
         elif href.startswith(("#cg-ref:", "#cg-refcap:")):
@@ -281,7 +279,7 @@ class _Builder:
         return bookmark
 
 
-def _plain(node: SyntaxTreeNode) -> Iterator[str]:
+def _plain(node: MdNode) -> Iterator[str]:
     for child in node.children:
         if child.type in ("text", "code_inline"):
             yield child.content
@@ -433,12 +431,8 @@ def _sort_key(term: str) -> str:
 
 # --- assembling the document -------------------------------------------------------------
 
-@lru_cache(maxsize=4096)
-def _parse(markdown: str) -> SyntaxTreeNode:
-    """Parse Markdown into a tree; a pure function, so a clause whose text did not change
-    since the last contract (the usual case when re-rendering while editing a deal) is not
-    parsed again. The builder only reads the tree."""
-    return SyntaxTreeNode(_MARKDOWN.parse(markdown))
+def _parse(markdown: str) -> MdNode:
+    return parse_markdown(markdown)
 
 
 def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,

@@ -9,10 +9,8 @@ text is always shown literally and never read as Markdown or as a template.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +27,7 @@ from jinja2 import (
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from contractgen.cache import cache_dir
 from contractgen.errors import LibraryError
 from contractgen.formatting import Formatter
 
@@ -311,21 +310,9 @@ def _bytecode_cache() -> FileSystemBytecodeCache | None:
 
     Compiling the library's templates is most of a cold start; the cache keeps the compiled
     code keyed by each template's source, so an edited clause is compiled afresh.
-    ``CONTRACTGEN_CACHE_DIR=off`` turns it off.
     """
-    setting = os.environ.get("CONTRACTGEN_CACHE_DIR", "")
-    if setting.lower() == "off":
-        return None
-    base = Path(setting) if setting else Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "contractgen"
-    folder = base / f"jinja-{jinja2.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=folder, delete=True)
-        probe.close()
-    except OSError:
-        return None
-    return FileSystemBytecodeCache(str(folder))
+    folder = cache_dir(f"jinja-{jinja2.__version__}-py{sys.version_info[0]}{sys.version_info[1]}")
+    return FileSystemBytecodeCache(str(folder)) if folder is not None else None
 
 
 @lru_cache(maxsize=8)
