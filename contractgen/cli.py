@@ -149,7 +149,6 @@ def init(ctx: click.Context, path: Path) -> None:
 def render(ctx: click.Context, deals: tuple[Path, ...], out_dir: Path,
            formats: tuple[str, ...], lang: str | None, force: bool, jobs: int | None) -> None:
     """Render deal sheets into DIR/<deal stem>.docx and .md."""
-    from contractgen.batch import Job, default_jobs, render_many
     from contractgen.pipeline import FORMATS
 
     chosen = tuple(dict.fromkeys(formats)) or FORMATS
@@ -164,6 +163,8 @@ def render(ctx: click.Context, deals: tuple[Path, ...], out_dir: Path,
         for target in render_to_directory(deals[0], out_dir, chosen, lang, force, _root(ctx)):
             click.echo(str(target))
         return
+    from contractgen.batch import Job, default_jobs, render_many
+
     tasks = [Job(p, out_dir, chosen, lang, force, _root(ctx)) for p in deals]
     outcomes = _render_batch(tasks, jobs or default_jobs(), render_many)
     failed = [o for o in outcomes if o.exit_code]

@@ -14,10 +14,20 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, UndefinedError, nodes
+from jinja2.environment import TemplateExpression
 
 from contractgen.errors import LibraryError
 from contractgen.library import ClauseModule, Library
-from contractgen.sandbox import EU, AccessLog, Record, environment, unwrap, wrap
+from contractgen.sandbox import (
+    EU,
+    RULE_PREFIX,
+    RULE_WRAPPER,
+    AccessLog,
+    Record,
+    environment,
+    unwrap,
+    wrap,
+)
 
 DEAL_ROOTS = (
     "deal_sheet_version", "language", "agreement", "parties", "scope", "governance",
@@ -52,8 +62,17 @@ class Selection:
 
 
 def _compile(library: Library, source: str, where: str) -> Any:
+    """Compile a rule through the template loader, so its code is byte-code cached.
+
+    The loader wraps the rule as ``{% set result = (RULE) %}``; the parse check makes sure
+    that it is one expression and nothing else (what ``compile_expression`` would accept).
+    """
+    env = environment(library.root)
     try:
-        return environment(library.root).compile_expression(source, undefined_to_none=False)
+        body = env.parse(RULE_WRAPPER.format(source)).body
+        if len(body) != 1 or not isinstance(body[0], nodes.Assign):
+            raise TemplateSyntaxError("a rule is one expression", 1)
+        return TemplateExpression(env.get_template(RULE_PREFIX + source), False)
     except TemplateSyntaxError as error:
         raise LibraryError(f"{where}: rule {source!r} is not a valid expression: "
                            f"{error.message}") from error

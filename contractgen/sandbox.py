@@ -283,11 +283,17 @@ def _finalize(context: Context, value: Any) -> str:
     raise LibraryError(f"a template printed an unsupported value {value!r}")
 
 
-class _LibraryLoader(FileSystemLoader):
-    """Load templates from the library folder, and definition texts from module metadata.
+# A rule is loaded as a template named RULE_PREFIX + its text, which sets ``result``.
+RULE_PREFIX = "rule:"
+RULE_WRAPPER = "{{% set result = ({}) %}}"
 
-    ``definition:<module id>:<language>:<n>`` names the n-th definition of a module, so
-    definitions are compiled (and byte-code cached) like every other template.
+
+class _LibraryLoader(FileSystemLoader):
+    """Load templates from the library folder, definition texts and rules from metadata.
+
+    ``definition:<module id>:<language>:<n>`` names the n-th definition of a module and
+    ``rule:<expression>`` a rule, so both are compiled (and byte-code cached) like every
+    other template.
     """
 
     def __init__(self, root: Path):
@@ -296,6 +302,8 @@ class _LibraryLoader(FileSystemLoader):
 
     def get_source(  # type: ignore[override]  # definitions have no file name
             self, environment: Any, template: str) -> tuple[str, str | None, Any]:
+        if template.startswith(RULE_PREFIX):
+            return RULE_WRAPPER.format(template[len(RULE_PREFIX):]), None, lambda: True
         if not template.startswith("definition:"):
             return super().get_source(environment, template)
         from contractgen.library import load_library
