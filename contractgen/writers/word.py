@@ -108,8 +108,8 @@ def write_docx(doc: Document) -> bytes:
     _setup_properties(word, doc.meta)
     _clear_body(word)
     _strip_rsids(word)  # before the body: only the template's parts carry revision ids
-    _BodyWriter(word, doc).write()
-    return _package_bytes(word)
+    body = _BodyWriter(word, doc).write()
+    return _package_bytes(word, body)
 
 
 # --------------------------------------------------------------------------- package
@@ -157,12 +157,14 @@ def _strip_rsids(word: DocxDocument) -> None:
         word.settings.element.remove(rsids)
 
 
-def _package_bytes(word: DocxDocument) -> bytes:
+def _package_bytes(word: DocxDocument, body: bytes) -> bytes:
     """Zip the package's parts with fixed member metadata, in python-docx's member order.
 
     Writing the parts ourselves (content types, package relationships, then every part and
     its relationships) compresses each part once and stamps no clock time, so the same
-    document always gives the same bytes.
+    document always gives the same bytes. The body, written as XML text, goes into the main
+    part's serialised XML just before the section properties, which python-docx wrote: it is
+    never parsed into a tree and serialised again.
     """
     package = word.part.package
     parts = list(package.iter_parts())
@@ -184,7 +186,11 @@ def _package_bytes(word: DocxDocument) -> bytes:
         ("_rels/.rels", package.rels.xml),
     ]
     for part in parts:
-        members.append((part.partname.membername, part.blob))
+        blob = part.blob
+        if part is word.part:
+            at = blob.index(b"<w:sectPr")
+            blob = blob[:at] + body + blob[at:]
+        members.append((part.partname.membername, blob))
         if len(part.rels):
             members.append((part.partname.rels_uri.membername, part.rels.xml))
     out = io.BytesIO()
@@ -752,19 +758,12 @@ class _BodyWriter:
         self.items: list[_Para | str] = []
         self.last_paragraph: _Para | None = None
 
-    def write(self) -> None:
+    def write(self) -> bytes:
+        """Return the body's content (before its section properties) as UTF-8 XML."""
         for block in self.doc.blocks:
             self.write_block(block)
             self.previous = block
-        body_xml = "".join(i if isinstance(i, str) else i.xml() for i in self.items)
-        body = self.word.element.body
-        parsed = parse_xml(f"<w:body {nsdecls('w')}>{body_xml}</w:body>")
-        anchor = body.sectPr
-        for child in list(parsed):
-            if anchor is not None:
-                anchor.addprevious(child)
-            else:
-                body.append(child)
+        return "".join(i if isinstance(i, str) else i.xml() for i in self.items).encode("utf-8")
 
     def write_block(self, block: Block) -> None:
         match block:
