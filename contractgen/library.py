@@ -49,8 +49,8 @@ class ClauseModule:
 
     def template_name(self, language: str) -> str:
         """Return the loader name of this module's template in a language."""
-        rel = self.meta_path.relative_to(self.root).with_suffix("")
-        return f"{rel.as_posix()}.{language}.md.j2"
+        stem = _relative(self.root, self.meta_path).removesuffix(".toml")
+        return f"{stem}.{language}.md.j2"
 
     def template_path(self, language: str) -> Path:
         """Return the file of this module's template in a language."""
@@ -97,10 +97,15 @@ class Library:
 
     def rel(self, path: Path) -> str:
         """Return a path relative to the library root, for messages."""
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        return _relative(self.root, path)
+
+
+@lru_cache(maxsize=1024)
+def _relative(root: Path, path: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _read_toml(path: Path, root: Path) -> dict[str, Any]:

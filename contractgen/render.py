@@ -486,6 +486,8 @@ def _resolve(blocks: list[m.Block], state: _State, where: Callable[[str], str]) 
     """Fill in every cross-reference from the numbers given while building."""
 
     def fix(runs: m.Runs) -> m.Runs:
+        if not any(isinstance(run, m.Ref) for run in runs):
+            return runs
         out: list[m.Inline] = []
         for run in runs:
             if isinstance(run, m.Ref):
@@ -505,7 +507,9 @@ def _resolve(blocks: list[m.Block], state: _State, where: Callable[[str], str]) 
         match block:
             case m.Title() | m.Heading() | m.NumberedHeading() | m.NumberedPara() \
                     | m.Paragraph() | m.BulletItem():
-                block = replace(block, runs=fix(block.runs))
+                runs = fix(block.runs)
+                if runs is not block.runs:
+                    block = replace(block, runs=runs)
             case m.Table():
                 block = replace(block, header=tuple(fix(c) for c in block.header),
                                 rows=tuple(tuple(fix(c) for c in row) for row in block.rows))
