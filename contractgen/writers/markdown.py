@@ -8,6 +8,7 @@ so a deal value such as ``*Acme* [UK]`` renders literally.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import assert_never
 
 from contractgen import model as m
@@ -92,8 +93,13 @@ def _toc(block: m.TableOfContents) -> str:
     return "\n".join(lines)
 
 
+@lru_cache(maxsize=8192)
 def block_markdown(block: m.Block) -> str | None:
-    """Render one block as Markdown (None for blocks with no Markdown form)."""
+    """Render one block as Markdown (None for blocks with no Markdown form).
+
+    Blocks are immutable values, so a block that did not change since the last contract
+    (most of them, when a deal is edited and rendered again) is not rendered again.
+    """
     match block:
         case m.Title(runs=runs):
             return f"# {runs_markdown(runs)}"
