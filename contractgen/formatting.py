@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from babel import Locale
 from babel.dates import format_date
@@ -79,12 +79,14 @@ class Formatter:
     def _babel(self) -> Locale:
         return Locale.parse(self.locale)
 
+    @lru_cache(maxsize=4096)  # noqa: B019  (few formatters; pure functions of the value)
     def date(self, value: str | dt.date) -> str:
         """Return a long date: "February 1, 2027", "1 de febrero de 2027"."""
         if isinstance(value, str):
             value = dt.date.fromisoformat(value)
         return format_date(value, "long", locale=self.locale)
 
+    @lru_cache(maxsize=4096)  # noqa: B019  (few formatters; pure functions of the value)
     def number(self, value: float | int, decimals: int | None = None) -> str:
         """Return a number with the locale's separators."""
         if decimals is None:
@@ -93,6 +95,7 @@ class Formatter:
             pattern = "#,##0." + "0" * decimals if decimals else "#,##0"
         return format_decimal(Decimal(str(value)), pattern, locale=self.locale)
 
+    @lru_cache(maxsize=4096)  # noqa: B019  (few formatters; pure functions of the value)
     def money(self, amount: float | int, currency: str) -> str:
         """Return an amount with its ISO currency code: "USD 2,450.00", "2.450,00 EUR"."""
         figures = self.number(amount, decimals=2)
@@ -100,6 +103,7 @@ class Formatter:
             return f"{figures}\u00a0{currency}"
         return f"{currency}\u00a0{figures}"
 
+    @lru_cache(maxsize=4096)  # noqa: B019  (few formatters; pure functions of the value)
     def money_words(self, amount: float | int, currency: str) -> str:
         """Return an amount in words and figures, in the contract's customary form."""
         value = Decimal(str(amount)).quantize(Decimal("0.01"))
@@ -117,12 +121,14 @@ class Formatter:
             text = f"{words} {name} and {cents:02d}/100"
         return f"{text} ({self.money(amount, currency)})"
 
+    @lru_cache(maxsize=4096)  # noqa: B019  (few formatters; pure functions of the value)
     def percent(self, value: float | int) -> str:
         """Return a percentage given as 0-100: "12%" in English, "99,5 %" in Spanish."""
         if self.language == "es":  # the RAE's rule: a (non-breaking) space before the sign
             return f"{self.number(value)}\u00a0%"
         return format_percent(Decimal(str(value)) / 100, "#,##0.##%", locale=self.locale)
 
+    @lru_cache(maxsize=4096)  # noqa: B019  (few formatters; pure functions of the value)
     def words(self, value: int | float, unit: str | None = None, gender: str = "m") -> str:
         """Return a whole number in words and figures, with an optional unit noun.
 
@@ -164,10 +170,12 @@ class Formatter:
             conj = "e" if last.startswith(("i", "hi")) and not last.startswith("hie") else "y"
         return f"{', '.join(items[:-1])} {conj} {items[-1]}"
 
+    @lru_cache(maxsize=4096)  # noqa: B019  (few formatters; pure functions of the value)
     def country(self, code: str) -> str:
         """Return a country's (or "EU"'s) name in the contract language."""
         return str(self._babel.territories.get(code, code))
 
+    @lru_cache(maxsize=4096)  # noqa: B019  (few formatters; pure functions of the value)
     def language_name(self, code: str) -> str:
         """Return a language's name in the contract language ("Spanish", "español")."""
         return str(self._babel.languages.get(code, code))
