@@ -374,7 +374,8 @@ class _Renderer:
         return MdSafe(f"[](#cg-anchor:{name})")
 
     def term(self, text: str) -> MdSafe:
-        return MdSafe(f"[{escape_markdown(text)}](#cg-term)")
+        """Define a term here: in quotation marks and bold, the same everywhere."""
+        return MdSafe(f"“[{escape_markdown(text)}](#cg-term)”")
 
     def definitions(self) -> MdSafe:
         if self._definitions is None:
@@ -409,7 +410,7 @@ class _Renderer:
                     raise LibraryError(f"{where}: definition of {term!r}: {error}") from error
                 entries[term] = (body.strip(), module.id)
         ordered = sorted(entries, key=_sort_key)
-        lines = [f"“{self.term(term)}” {entries[term][0]}" for term in ordered]
+        lines = [f"{self.term(term)} {entries[term][0]}" for term in ordered]
         self._definitions = "\n\n   ".join(lines)
 
 
