@@ -9,7 +9,9 @@ fails, the temporary files are removed and files that existed before are restore
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -76,8 +78,7 @@ def commit(directory: Path, files: dict[str, bytes], force: bool) -> list[Path]:
         for temp, target in staged:
             if target.is_symlink() or target.exists():
                 backup = _backup_name(directory, target)
-                # A symlink is backed up as itself (never its target), so it can be restored.
-                os.link(target, backup, follow_symlinks=False)
+                _keep(target, backup)
                 backups.append((backup, target))
             os.replace(temp, target)
             done.append(target)
@@ -91,6 +92,26 @@ def commit(directory: Path, files: dict[str, bytes], force: bool) -> list[Path]:
         with contextlib.suppress(OSError):
             os.unlink(backup)
     return targets
+
+
+_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV}
+
+
+def _keep(target: Path, backup: Path) -> None:
+    """Keep the file about to be replaced under ``backup``, to restore it if the commit fails.
+
+    A hard link costs nothing; where the file system has none, the file is copied. A symlink
+    is kept as itself (never the file it points to), so it can be restored as it was.
+    """
+    try:
+        os.link(target, backup, follow_symlinks=False)
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS:
+            raise
+        if target.is_symlink():
+            os.symlink(os.readlink(target), backup)
+        else:
+            shutil.copy2(target, backup)
 
 
 def _backup_name(directory: Path, target: Path) -> Path:

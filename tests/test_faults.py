@@ -91,6 +91,7 @@ def _patch(name: str, number: int, error: BaseException) -> Callable[[pytest.Mon
 ENOSPC = OSError(errno.ENOSPC, "No space left on device")
 EACCES = PermissionError(errno.EACCES, "Permission denied")
 EPERM = PermissionError(errno.EPERM, "Operation not permitted")
+EIO = OSError(errno.EIO, "Input/output error")
 
 FAULTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "disk full writing the first file": lambda mp: _disk_full_on_write(mp, 1),
@@ -98,7 +99,7 @@ FAULTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "disk full on fsync of the second file": _patch("os.fsync", 2, ENOSPC),
     "permission denied creating the second temporary file": _patch("tempfile.mkstemp", 2, EACCES),
     "permission denied renaming the second file": _patch("os.replace", 2, EACCES),
-    "hard links not supported for the backup": _patch("os.link", 2, EPERM),
+    "I/O error keeping the backup": _patch("os.link", 2, EIO),
     "permission denied setting the mode": _patch("os.chmod", 1, EPERM),
 }
 INTERRUPTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
@@ -149,7 +150,7 @@ def test_failed_first_write_leaves_nothing(tmp_path: Path, fault: str,
     except OutputError:
         pass
     else:  # a fault on the second backup link never fires when nothing is replaced
-        assert fault == "hard links not supported for the backup"
+        assert fault == "I/O error keeping the backup"
         return
     finally:
         monkeypatch.undo()
@@ -257,3 +258,41 @@ def test_failed_replacement_restores_a_symlink_it_replaced(
     assert sorted(p.name for p in out.iterdir()) == ["deal.docx", "deal.md"]
     assert (out / "deal.md").read_bytes() == OLD["deal.md"]
     assert dangling or victim.read_bytes() == b"keep me"
+
+
+def test_force_works_without_hard_links(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """On a file system without hard links, replaced files are kept by copying them."""
+    import errno
+
+    from contractgen.output import commit
+
+    target = tmp_path / "deal.md"
+    target.write_text("old", encoding="utf-8")
+    link = tmp_path / "deal.docx"
+    link.symlink_to(tmp_path / "elsewhere")
+
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    commit(tmp_path, {"deal.md": b"new", "deal.docx": b"doc"}, force=True)
+    assert target.read_bytes() == b"new"
+    assert not link.is_symlink() and link.read_bytes() == b"doc"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deal.docx", "deal.md"]
+
+    real_replace = os.replace
+    calls = []
+
+    def fail_second(src: object, dst: object) -> None:
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", fail_second)
+    with pytest.raises(Exception, match="No space left"):
+        commit(tmp_path, {"deal.md": b"newer", "deal.docx": b"doc2"}, force=True)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert target.read_bytes() == b"new"
+    assert link.read_bytes() == b"doc"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deal.docx", "deal.md"]
