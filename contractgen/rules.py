@@ -183,6 +183,8 @@ def _because(log: AccessLog, fact_logs: dict[str, AccessLog] | None = None) -> s
         return ""
     shown = []
     for path, value in log.entries.items():
+        if any(other.startswith(path + "[].") for other in log.entries):
+            continue  # the list's item fields are shown; its size says nothing more
         text = f"{path} = {_format_value(value)}"
         name = path.removeprefix("facts.")
         if fact_logs and path.startswith("facts.") and name in fact_logs:
