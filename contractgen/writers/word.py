@@ -40,6 +40,7 @@ from contractgen.model import (
     Document,
     DocumentMeta,
     Heading,
+    Inline,
     NumberedHeading,
     NumberedPara,
     PageBreak,
@@ -849,22 +850,18 @@ class _BodyWriter:
         return paragraph
 
     def runs_xml(self, runs: Runs) -> list[str]:
-        if not any(isinstance(run, Ref) for run in runs):
-            return [_plain_runs_xml(runs)]
-        out = []
+        """Return the XML of runs: plain text from the cache, cross-references as fields."""
+        out: list[str] = []
+        plain: list[Inline] = []
         for run in runs:
-            match run:
-                case Text() if not run.text:
-                    continue
-                case Text():
-                    out.append(_run_xml(run.text, run.bold, run.italic))
-                case Term():
-                    out.append(_run_xml(run.text, bold=True))
-                case Ref():
-                    out.extend(self.reference(run))
-                case _:
-                    assert_never(run)
-        return out
+            if isinstance(run, Ref):
+                out.append(_plain_runs_xml(tuple(plain)))
+                out.extend(self.reference(run))
+                plain = []
+            else:
+                plain.append(run)
+        out.append(_plain_runs_xml(tuple(plain)))
+        return [piece for piece in out if piece]
 
     def reference(self, ref: Ref) -> list[str]:
         """Return the prefix and a REF field showing the target's number."""
