@@ -439,9 +439,10 @@ def _page_styles(width: int) -> list[str]:
             "TOC1",
             "toc 1",
             f'<w:tabs><w:tab w:val="left" w:pos="{STEP}"/><w:tab w:val="right" '
-            f'w:leader="dot" w:pos="{width}"/></w:tabs><w:spacing w:after="60"/>'
+            f'w:leader="dot" w:pos="{width}"/></w:tabs><w:spacing w:after="0"/>'
             f'<w:ind w:left="{STEP}" w:right="{STEP}" w:hanging="{STEP}"/>'
             '<w:jc w:val="left"/>',
+            '<w:sz w:val="20"/><w:szCs w:val="20"/>',  # a long contract's contents on 2 pages
         ),
     ]
 
