@@ -2,12 +2,16 @@
 
 markdown-it-py's token stream is turned into ``MdNode`` trees holding only what the
 renderer reads (type, tag, attributes, text, children). Parsing is a pure function of the
-text, so trees are kept in process: when a contract is rendered again after a change to the
-deal, only the clauses whose text changed are parsed again.
+text, so trees are kept in process, per top-level chunk: a text is cut where a blank line is
+followed by a line that starts in the first column (a new paragraph, list item, heading or
+table, which no earlier block can continue), and each chunk is parsed once. When a contract
+is rendered again after a change to the deal, only the paragraphs whose text changed are
+parsed again.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -35,9 +39,31 @@ class MdNode:
         return ""
 
 
+# Where a text can be cut: blank lines, then a line starting in the first column.
+_CUT = re.compile(r"\n\n+(?=\S)")
+# A link reference definition can be used from any other block: such texts stay whole.
+_REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:", re.MULTILINE)
+
+
 @lru_cache(maxsize=4096)
 def parse(markdown: str) -> MdNode:
-    """Return the tree of a Markdown text."""
+    """Return the tree of a Markdown text: its chunks' blocks, in order, under one root."""
+    if _REFERENCE_DEFINITION.search(markdown):
+        return _parse_chunk(markdown)
+    children: list[MdNode] = []
+    for chunk in _CUT.split(markdown):
+        children.extend(_parse_chunk(chunk).children)
+    return MdNode("root", "", (), "", tuple(children))
+
+
+def clear_cache() -> None:
+    """Forget every parsed text."""
+    parse.cache_clear()
+    _parse_chunk.cache_clear()
+
+
+@lru_cache(maxsize=16384)
+def _parse_chunk(markdown: str) -> MdNode:
     return _build(SyntaxTreeNode(_MARKDOWN.parse(markdown)))
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -28,7 +29,9 @@ from contractgen.errors import LibraryError
 from contractgen.formatting import Formatter, language_tag, locale_for
 from contractgen.library import ClauseModule, Library
 from contractgen.mdtree import MdNode
+from contractgen.mdtree import clear_cache as _clear_parses
 from contractgen.mdtree import parse as parse_markdown
+from contractgen.memo import CALL, Dependency, DependencyLog, RenderMemo, lookup
 from contractgen.rules import DEAL_ROOTS, Selection
 from contractgen.sandbox import (
     EU,
@@ -42,6 +45,9 @@ from contractgen.sandbox import (
 )
 
 _PLACEHOLDERS = ("toc", "clauses", "signatures", "schedules")
+
+# Template outputs of this process, reused while nothing a template read has changed.
+_MEMO = RenderMemo()
 _OPTIONAL_MARKERS = ("page_break",)
 
 
@@ -92,6 +98,23 @@ class _State:
     clause_count: int = 0
     schedule_count: int = 0
     toc: list[tuple[str, str]] = field(default_factory=list)
+    setting: tuple[Any, ...] = ()  # what besides the tree a build depends on (library, ...)
+
+
+@dataclass(frozen=True)
+class _Built:
+    """A remembered build: the tree it came from, its blocks and what it registered."""
+
+    tree: MdNode  # kept so that its id() stays unique while the entry lives
+    blocks: tuple[m.Block, ...]
+    counters: tuple[int, ...]
+    registered: tuple[tuple[str, str, str], ...]  # (target key, number, bookmark)
+
+
+# Blocks built from a tree in a given numbering position, reused while the tree is the same
+# object (parsed trees are cached per text, so the same text gives the same object).
+_BUILT: OrderedDict[tuple[Any, ...], _Built] = OrderedDict()
+_BUILT_SIZE = 4096
 
 
 class _Builder:
@@ -108,6 +131,7 @@ class _Builder:
         self.blocks: list[m.Block] = []
         self.counters = [0, 0, 0, 0]
         self.placeholders: list[tuple[int, str]] = []
+        self.registered: list[tuple[str, str, str]] = []
 
     # -- numbering -----------------------------------------------------------------------
 
@@ -135,9 +159,44 @@ class _Builder:
         return LibraryError(f"{self.where}: {message}")
 
     def build(self, root: MdNode) -> list[m.Block]:
+        """Append the blocks of a tree (numbered from the current counters); return all."""
+        if self.scheme is None:  # the skeleton: it also places the parts, never reused
+            self._build(root)
+            return self.blocks
+        key = (id(root), self.scheme, self.clause_number, self.instance, self.owner,
+               self.where, tuple(self.counters), self.state.setting)
+        built = _BUILT.get(key)
+        if built is not None and built.tree is root and self._replay(built):
+            _BUILT.move_to_end(key)
+            self.blocks.extend(built.blocks)
+            self.counters = list(built.counters)
+            return self.blocks
+        start, self.registered = len(self.blocks), []
+        self._build(root)
+        _BUILT[key] = _Built(root, tuple(self.blocks[start:]), tuple(self.counters),
+                             tuple(self.registered))
+        while len(_BUILT) > _BUILT_SIZE:
+            _BUILT.popitem(last=False)
+        return self.blocks
+
+    def _replay(self, built: _Built) -> bool:
+        """Register a remembered build's targets; False (and nothing changed) if a bookmark
+        name would now come out differently."""
+        used = self.state.bookmarks
+        added: list[str] = []
+        for key, _, bookmark in built.registered:
+            added.append(bookmark_name(key, used))
+            if added[-1] != bookmark:
+                used.difference_update(added)
+                return False
+        prefix = self.state.strings.get("subclause", self.state.strings["clause"]) + " "
+        for key, number, bookmark in built.registered:
+            self.state.targets[key] = _Target(prefix, number, bookmark)
+        return True
+
+    def _build(self, root: MdNode) -> None:
         for node in root.children:
             self._block(node, level=self._base_level() - 1, indent=self._base_level() - 1)
-        return self.blocks
 
     def _block(self, node: MdNode, level: int, indent: int) -> None:
         match node.type:
@@ -276,6 +335,7 @@ class _Builder:
         bookmark = bookmark_name(key, self.state.bookmarks)
         prefix = self.state.strings.get("subclause", self.state.strings["clause"]) + " "
         self.state.targets[key] = _Target(prefix, number, bookmark)
+        self.registered.append((key, number, bookmark))
         return bookmark
 
 
@@ -334,10 +394,14 @@ class _Renderer:
         self.formatter = Formatter(language, locale)
         self.env = environment(library.root)
         self.current = ""
-        self.context: dict[str, Any] = {k: wrap(deal.get(k), k, None) for k in DEAL_ROOTS}
+        self.log = DependencyLog()
+        self.memo_key = (library, language, self.formatter.locale)
+        self.roots: dict[str, Any] = {k: deal.get(k) for k in DEAL_ROOTS}
+        self.roots["facts"] = dict(selection.facts)
+        self.context: dict[str, Any] = {k: wrap(deal.get(k), k, self.log) for k in DEAL_ROOTS}
         self.context.update({
             "language": language,
-            "facts": Record(dict(selection.facts), "facts"),
+            "facts": Record(self.roots["facts"], "facts", self.log),
             "EU": list(EU),
             "included": self.included,
             "ref": self.ref,
@@ -357,12 +421,17 @@ class _Renderer:
     # helpers exposed to templates
     def included(self, module_id: str) -> bool:
         self.library.get(module_id)
-        return module_id in self.selection.included_ids
+        return self._included(module_id)
+
+    def _included(self, module_id: str) -> bool:
+        result = module_id in self.selection.included_ids
+        self.log.call("included", module_id, result)
+        return result
 
     def ref(self, target: str, cap: bool = False) -> MdSafe:
         module_id = target.split(".", 1)[0]
         self.library.get(module_id)
-        if module_id not in self.selection.included_ids:
+        if not self._included(module_id):
             raise LibraryError(f"refers to {module_id!r}, which this deal leaves out; guard the "
                                f"reference with {{% if included('{module_id}') %}}")
         kind = "cg-refcap" if cap else "cg-ref"
@@ -380,11 +449,32 @@ class _Renderer:
     def definitions(self) -> MdSafe:
         if self._definitions is None:
             raise LibraryError("definitions() is only available in the Definitions clause")
+        self.log.call("definitions", "", self._definitions)
         return MdSafe(self._definitions)
+
+    def _current(self, dependency: Dependency) -> Any:
+        key = dependency[0]
+        if key[0] == CALL:
+            if key[1] == "included":
+                return str(key[2]) in self.selection.included_ids
+            return self._definitions
+        return lookup(self.roots, key)
+
+    def _run(self, name: str) -> str:
+        """Render a template to Markdown, or reuse its output if nothing it read changed."""
+        key = (*self.memo_key, name)
+        text = _MEMO.get(key, self._current)
+        if text is None:
+            self.log.reset()
+            text = _single_stops(self.env.get_template(name).render(self.context))
+            dependencies = self.log.dependencies()
+            if dependencies is not None:
+                _MEMO.put(key, dependencies, text)
+        return text
 
     def render(self, name: str, where: str) -> str:
         try:
-            return _single_stops(self.env.get_template(name).render(self.context))
+            return self._run(name)
         except LibraryError as error:
             raise _located(where, error) from error
         except (TemplateError, TypeError, ValueError, KeyError, AttributeError) as error:
@@ -402,8 +492,7 @@ class _Renderer:
                     raise LibraryError(f"{where}: term {term!r} is also defined by "
                                        f"{entries[term][1]}")
                 try:
-                    name = f"definition:{module.id}:{self.language}:{index}"
-                    body = _single_stops(self.env.get_template(name).render(self.context))
+                    body = self._run(f"definition:{module.id}:{self.language}:{index}")
                 except LibraryError as error:
                     raise LibraryError(f"{where}: definition of {term!r}: {error}") from error
                 except TemplateError as error:
@@ -505,6 +594,9 @@ def _resolve(blocks: list[m.Block], state: _State, where: Callable[[str], str]) 
 
     resolved: list[m.Block] = []
     for block in blocks:
+        if not _has_refs(block):
+            resolved.append(block)
+            continue
         match block:
             case m.Title() | m.Heading() | m.NumberedHeading() | m.NumberedPara() \
                     | m.Paragraph() | m.BulletItem():
@@ -518,12 +610,43 @@ def _resolve(blocks: list[m.Block], state: _State, where: Callable[[str], str]) 
     return resolved
 
 
+def clear_caches() -> None:
+    """Forget every remembered template output, build and parse (for tests and benchmarks)."""
+    _MEMO.clear()
+    _BUILT.clear()
+    _REFS.clear()
+    _clear_parses()
+
+
+# Whether a block holds cross-references, by block object (kept, so ids stay unique).
+_REFS: dict[int, tuple[m.Block, bool]] = {}
+
+
+def _has_refs(block: m.Block) -> bool:
+    known = _REFS.get(id(block))
+    if known is not None and known[0] is block:
+        return known[1]
+    match block:
+        case m.Title() | m.Heading() | m.NumberedHeading() | m.NumberedPara() \
+                | m.Paragraph() | m.BulletItem():
+            found = any(isinstance(run, m.Ref) for run in block.runs)
+        case m.Table():
+            found = any(isinstance(run, m.Ref) for row in (block.header, *block.rows)
+                        for cell in row for run in cell)
+        case _:
+            found = False
+    if len(_REFS) > 50_000:
+        _REFS.clear()
+    _REFS[id(block)] = (block, found)
+    return found
+
+
 def build_document(library: Library, selection: Selection, deal: dict[str, Any],
                    language: str) -> m.Document:
     """Render the selected modules of a deal into a Document in one language."""
     strings = _strings(library, language)
     renderer = _Renderer(library, selection, deal, language)
-    state = _State(strings, language)
+    state = _State(strings, language, setting=(library, language))
     renderer.render_definitions()
 
     sections: dict[str, list[ClauseModule]] = {}

@@ -64,6 +64,20 @@ class AccessLog:
     def record(self, path: str, value: Any) -> None:
         self.entries.setdefault(path, value)
 
+    # Whether list items report their own fields (a dependency log) or the list is
+    # recorded whole (an explanation shows the list).
+    tracks_items = False
+
+    def sequence(self, path: str, items: list[Any]) -> None:
+        """A list was read."""
+        self.record(path, items)
+
+    def missing(self, path: str) -> None:
+        """A field was looked for and is absent (only a dependency log keeps this)."""
+
+    def whole(self, path: str, data: Any) -> None:
+        """An object was used as a whole: iterated, sized, compared or unwrapped."""
+
 
 class RecordList(list):  # type: ignore[type-arg]
     """A list from the deal that remembers where it came from."""
@@ -85,26 +99,44 @@ class Record:
         path = f"{self._path}.{name}" if self._path else name
         return wrap(value, path, self._log)
 
+    def _absent(self, name: str) -> None:
+        if self._log is not None:
+            self._log.missing(f"{self._path}.{name}" if self._path else name)
+
+    def _whole(self) -> None:
+        if self._log is not None:
+            self._log.whole(self._path, self._data)
+
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name not in self._data:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._data:
+            self._absent(name)
             raise AttributeError(name)
         return self._child(name, self._data[name])
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._data:
+            self._absent(str(name))
             raise KeyError(name)
         return self._child(name, self._data[name])
 
     def __contains__(self, name: object) -> bool:
+        self._whole()
         return name in self._data
 
     def __iter__(self) -> Iterator[str]:
+        self._whole()
         return iter(self._data)
 
     def __len__(self) -> int:
+        self._whole()
         return len(self._data)
 
     def __eq__(self, other: object) -> bool:
+        self._whole()
+        if isinstance(other, Record):
+            other._whole()
         return isinstance(other, Record) and other._data == self._data
 
     __hash__ = None  # type: ignore[assignment]
@@ -118,10 +150,11 @@ def wrap(value: Any, path: str, log: AccessLog | None) -> Any:
     if isinstance(value, dict):
         return Record(value, path, log)
     if isinstance(value, list):
-        items = RecordList(wrap(v, f"{path}[{i}]", None) for i, v in enumerate(value))
+        item_log = log if log is not None and log.tracks_items else None
+        items = RecordList(wrap(v, f"{path}[{i}]", item_log) for i, v in enumerate(value))
         items.path = path
         if log is not None:
-            log.record(path, value)
+            log.sequence(path, value)
         return items
     if log is not None:
         log.record(path, value)
@@ -131,6 +164,7 @@ def wrap(value: Any, path: str, log: AccessLog | None) -> Any:
 def unwrap(value: Any) -> Any:
     """Return the plain data behind a Record or RecordList."""
     if isinstance(value, Record):
+        value._whole()
         return value._data
     if isinstance(value, list):
         return [unwrap(v) for v in value]

@@ -1,0 +1,221 @@
+"""The render memo: a re-render reuses what did not change, and never anything that did.
+
+The reference is always a render with every cache cleared: a sequence of deal sheets
+rendered one after another in one process (caches warm, as in a lawyer's editing session or
+a batch worker) must give exactly the Documents that each gives on its own.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from conftest import REPO, load_example
+from hypothesis import HealthCheck, Phase, given, settings
+from strategies import deals
+
+from contractgen import dealsheet, render
+from contractgen import model as m
+from contractgen.library import load_library
+from contractgen.mdtree import parse
+from contractgen.memo import MISSING, SIZE, DependencyLog, RenderMemo, lookup, same
+from contractgen.rules import select
+from contractgen.sandbox import Record, unwrap, wrap
+from contractgen.variants import generate
+
+
+def _document(data: dict[str, Any], language: str) -> m.Document:
+    library = load_library(REPO)
+    deal = dealsheet.normalise(copy.deepcopy(data), dealsheet.load_schema(REPO))
+    return render.build_document(library, select(library, deal), deal, language)
+
+
+def _fresh(data: dict[str, Any], language: str) -> m.Document:
+    render.clear_caches()
+    try:
+        return _document(data, language)
+    finally:
+        render.clear_caches()
+
+
+@pytest.fixture(scope="module")
+def edit_session() -> list[dict[str, Any]]:
+    """The English example and every 25th one-change variant of the examples."""
+    variants = generate(REPO, dealsheet.load_schema(REPO))
+    return [load_example(), *(v.data for v in variants[::25])]
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_an_edit_session_gives_the_documents_of_fresh_renders(
+        language: str, edit_session: list[dict[str, Any]]) -> None:
+    session = edit_session
+    render.clear_caches()
+    warm = [_document(data, language) for data in session]
+    for data, document in zip(session, warm, strict=True):
+        assert document == _fresh(data, language)
+
+
+def test_a_rerender_of_the_same_deal_reuses_every_template() -> None:
+    render.clear_caches()
+    data = load_example()
+    first = _document(data, "en")
+    calls = []
+    original = render._MEMO.put
+    render._MEMO.put = lambda *args: calls.append(args) or original(*args)  # type: ignore
+    try:
+        second = _document(data, "en")
+    finally:
+        render._MEMO.put = original  # type: ignore
+    assert second == first
+    assert calls == []
+
+
+def test_an_edited_list_item_is_seen_even_when_edited_in_place() -> None:
+    render.clear_caches()
+    data = dealsheet.normalise(load_example(), dealsheet.load_schema(REPO))
+    library = load_library(REPO)
+    before = render.build_document(library, select(library, data), data, "en")
+    name = data["scope"]["functions"][0]["name"]
+    data["scope"]["functions"][0]["name"] = "Collections of overdue rent"
+    after = render.build_document(library, select(library, data), data, "en")
+    text = after.pretty()
+    assert "Collections of overdue rent" in text
+    assert name in before.pretty()
+    assert after == _fresh(data, "en")
+
+
+_PROFILE = settings(
+    max_examples=6, deadline=None, derandomize=True, database=None,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@_PROFILE
+@given(first=deals(), second=deals())
+def test_any_deal_after_any_other_renders_as_if_alone(first: dict[str, Any],
+                                                       second: dict[str, Any]) -> None:
+    render.clear_caches()
+    _document(first, "en")
+    assert _document(second, "en") == _fresh(second, "en")
+
+
+# --- what a render reads ------------------------------------------------------------------
+
+def test_the_log_names_fields_absences_sizes_and_whole_objects() -> None:
+    log = DependencyLog()
+    deal = {"parties": {"client": {"name": "Acme", "tags": ["a", "b"]}}, "scope": {"n": 1}}
+    parties = wrap(deal["parties"], "parties", log)
+    scope = wrap(deal["scope"], "scope", log)
+    assert parties.client.name == "Acme"
+    with pytest.raises(AttributeError):
+        _ = parties.client.nickname
+    assert list(parties.client.tags) == ["a", "b"]
+    assert "n" in scope
+    assert log.entries == {"parties.client.name": "Acme", "parties.client.nickname": MISSING,
+                           "parties.client.tags[0]": "a", "parties.client.tags[1]": "b",
+                           "scope": {"n": 1}}
+    assert log.sizes == {"parties.client.tags": 2}
+    dependencies = dict(log.dependencies() or ())
+    assert dependencies[(SIZE, "parties", "client", "tags")] == 2
+    assert lookup(deal, (SIZE, "parties", "client", "tags")) == 2
+    assert lookup(deal, ("parties", "client", "tags", 1)) == "b"
+    assert lookup(deal, ("parties", "client", "tags", 5)) is MISSING
+    assert lookup(deal, ("parties", "client", "nickname")) is MISSING
+
+
+def test_list_items_read_as_a_whole_are_logged_whole() -> None:
+    log = DependencyLog()
+    items = wrap([{"country": "MX"}, {"country": "ES"}], "scope.locations", log)
+    assert unwrap(items[1]) == {"country": "ES"}
+    assert log.entries == {"scope.locations[1]": {"country": "ES"}}
+
+
+def test_an_explanation_log_still_shows_lists_whole() -> None:
+    from contractgen.sandbox import AccessLog
+
+    log = AccessLog()
+    record = Record({"tags": ["a"]}, "scope", log)
+    assert list(record.tags) == ["a"]
+    assert log.entries == {"scope.tags": ["a"]}
+
+
+def test_values_are_the_same_only_with_the_same_types() -> None:
+    assert same({"a": [1, "x"]}, {"a": [1, "x"]})
+    assert not same(1, 1.0)
+    assert not same(1, True)
+    assert not same([1], [1, 2])
+    assert not same({"a": 1}, {"b": 1})
+
+
+def test_the_memo_is_bounded_and_keeps_recent_variants() -> None:
+    memo = RenderMemo(keys=2, variants=2)
+    value = {"v": 1}
+
+    def current(dependency: Any) -> Any:
+        return value["v"]
+
+    for v in (1, 2, 3):
+        memo.put("t", ((("x",), v),), f"text {v}")
+    value["v"] = 1
+    assert memo.get("t", current) is None  # pushed out by two newer variants
+    value["v"] = 3
+    assert memo.get("t", current) == "text 3"
+    memo.put("u", (), "u")
+    memo.put("w", (), "w")
+    assert len(memo) == 2
+
+
+# --- numbering and bookmarks of reused builds -------------------------------------------
+
+def test_a_reused_build_takes_a_fresh_bookmark_name_when_the_old_one_is_taken() -> None:
+    render.clear_caches()
+    tree = parse("1. [](#cg-anchor:notice)Notices are given in writing.\n")
+    strings = {"clause": "clause"}
+
+    def build(used: set[str]) -> tuple[list[m.Block], render._State]:
+        state = render._State(strings, "en", bookmarks=set(used), setting=("test",))
+        builder = render._Builder(state, "clause", "where", "notices", "3")
+        return builder.build(tree), state
+
+    first, _ = build(set())
+    reused, state = build(set())
+    assert reused == first
+    assert state.targets["notices.notice"].bookmark == "_cg_notices_notice"
+    clash, state = build({"_cg_notices_notice"})
+    assert isinstance(clash[0], m.NumberedPara)
+    assert clash[0].bookmark == "_cg_notices_notice_2"
+    assert state.targets["notices.notice"].bookmark == "_cg_notices_notice_2"
+    assert state.bookmarks == {"_cg_notices_notice", "_cg_notices_notice_2"}
+
+
+def test_a_build_is_numbered_from_where_it_stands() -> None:
+    render.clear_caches()
+    tree = parse("1. First.\n\n1. Second.\n")
+    state = render._State({"clause": "clause"}, "en", setting=("test",))
+    for clause in ("4", "9"):
+        blocks = render._Builder(state, "clause", "where", f"c{clause}", clause).build(tree)
+        assert [b.number for b in blocks if isinstance(b, m.NumberedPara)] == [
+            f"{clause}.1", f"{clause}.2"]
+
+
+def test_chunked_parsing_gives_the_tree_of_the_whole_text() -> None:
+    text = ("Intro paragraph.\n\n1. One.\n\n   (a) nested text\n\n2. Two.\n\n"
+            "| A | B |\n|---|---|\n| 1 | 2 |\n\nClosing *words*.\n")
+    from markdown_it import MarkdownIt
+    from markdown_it.tree import SyntaxTreeNode
+
+    from contractgen.mdtree import _build
+
+    whole = _build(SyntaxTreeNode(
+        MarkdownIt("commonmark", {"html": False}).enable("table").parse(text)))
+    chunked = parse(text)
+    # The same blocks in the same order (a loose list may come back as one list per item).
+    def flat(node: Any) -> list[tuple[str, str]]:
+        out = [(node.type, node.content)]
+        for child in node.children:
+            out.extend(flat(child))
+        return [x for x in out if x[0] not in ("ordered_list", "bullet_list")]
+
+    assert flat(chunked) == flat(whole)
