@@ -15,24 +15,25 @@ This is the only module that imports python-docx.
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
+import struct
+import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import assert_never
-from xml.sax.saxutils import escape
 
 import docx
 from docx.document import Document as DocxDocument
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml import OxmlElement, parse_xml
-from docx.oxml.ns import nsdecls, qn
+from docx.oxml.ns import nsdecls, nsmap, qn
 from docx.oxml.xmlchemy import BaseOxmlElement
 from docx.shared import Twips
 from docx.text.paragraph import Paragraph as DocxParagraph
+from lxml import etree
 
 from contractgen.model import (
     Block,
@@ -98,21 +99,66 @@ NUMBERED_STYLES = {
 
 
 def write_docx(doc: Document) -> bytes:
-    """Return the .docx bytes for ``doc``; the same document always gives the same bytes."""
-    word = docx.Document()
-    _prune_template(word)
-    _setup_styles(word, doc.meta)
-    _setup_numbering(word, doc)
-    _setup_settings(word, doc.meta.language)
-    _setup_section(word, doc.meta)
-    _setup_properties(word, doc.meta)
-    _clear_body(word)
-    _strip_rsids(word)  # before the body: only the template's parts carry revision ids
-    body = _BodyWriter(word, doc).write()
-    return _package_bytes(word, body)
+    """Return the .docx bytes for ``doc``; the same document always gives the same bytes.
+
+    Everything but the body comes from a cached skeleton (keyed by the document's metadata
+    and its number of schedule lists); the body is written block by block, each block's XML
+    cached by the block and the little state it depends on, so a contract rendered again
+    after an edit writes only the blocks that changed.
+    """
+    schedule_nums = _schedule_instances(doc)
+    skeleton = _skeleton(doc.meta, len(schedule_nums))
+    body = _body_xml(doc, schedule_nums, skeleton.style_ids)
+    main = _deflate(skeleton.main_name, skeleton.main_head + body + skeleton.main_tail)
+    return _zip((*skeleton.before, main, *skeleton.after))
 
 
 # --------------------------------------------------------------------------- package
+
+
+@dataclass(frozen=True)
+class _Skeleton:
+    """A contract's package without its body.
+
+    The zip members before and after the main part, already deflated; the main part's
+    member name and its XML before and after the body; the style ids for the body writer.
+    """
+
+    before: tuple[_Member, ...]
+    after: tuple[_Member, ...]
+    main_name: str
+    main_head: bytes
+    main_tail: bytes
+    style_ids: _StyleIds
+
+
+@lru_cache(maxsize=16)
+def _skeleton(meta: DocumentMeta, schedules: int) -> _Skeleton:
+    """Build every part but the body with python-docx and serialise it (cached: the parts
+    depend only on ``meta`` and the number of schedule lists, whose restarting ``w:num``
+    definitions go into ``numbering.xml``)."""
+    word = docx.Document()
+    _prune_template(word)
+    _setup_styles(word, meta)
+    _setup_numbering(word, meta.language, schedules)
+    _setup_settings(word, meta.language)
+    _setup_section(word, meta)
+    _setup_properties(word, meta)
+    _clear_body(word)
+    _strip_rsids(word)  # before the body: only the template's parts carry revision ids
+    style_ids = _intern_style_ids(
+        _StyleIds(tuple((style.name, style.style_id) for style in word.styles))
+    )
+    members, main, tail = _package_members(word)
+    name, head = members[main]
+    return _Skeleton(
+        before=tuple(_deflate(*member) for member in members[:main]),
+        after=tuple(_deflate(*member) for member in members[main + 1 :]),
+        main_name=name,
+        main_head=head,
+        main_tail=tail,
+        style_ids=style_ids,
+    )
 
 
 def _prune_template(word: DocxDocument) -> None:
@@ -144,27 +190,35 @@ def _setup_properties(word: DocxDocument, meta: DocumentMeta) -> None:
     props.modified = FIXED_TIME
 
 
+_HAS_RSID = etree.XPath(
+    "descendant-or-self::*[@*[namespace-uri() = $w and starts-with(local-name(), 'rsid')]]"
+)
+
+
 def _strip_rsids(word: DocxDocument) -> None:
     """Remove revision-session ids inherited from the template."""
     for part in word.part.package.iter_parts():
         element = getattr(part, "element", None)
         if element is None:
             continue
-        for el in element.iter():
+        for el in _HAS_RSID(element, w=nsmap["w"]):  # only the few elements that have one
             for name in [a for a in el.attrib if a.startswith(qn("w:rsid"))]:
                 del el.attrib[name]
     for rsids in word.settings.element.findall(qn("w:rsids")):
         word.settings.element.remove(rsids)
 
 
-def _package_bytes(word: DocxDocument, body: bytes) -> bytes:
-    """Zip the package's parts with fixed member metadata, in python-docx's member order.
+def _package_members(
+    word: DocxDocument,
+) -> tuple[tuple[tuple[str, bytes], ...], int, bytes]:
+    """Serialise the package's parts as zip members, in python-docx's member order.
 
-    Writing the parts ourselves (content types, package relationships, then every part and
-    its relationships) compresses each part once and stamps no clock time, so the same
-    document always gives the same bytes. The body, written as XML text, goes into the main
-    part's serialised XML just before the section properties, which python-docx wrote: it is
-    never parsed into a tree and serialised again.
+    Listing the parts ourselves (content types, package relationships, then every part and
+    its relationships) lets each be deflated once, with fixed metadata. The body, written
+    as XML text, will go into the main part's serialised XML just before the section
+    properties, which python-docx wrote: it is never parsed into a tree and serialised
+    again. Return the members (the main part cut before its section properties), the main
+    part's index and the rest of the main part.
     """
     package = word.part.package
     parts = list(package.iter_parts())
@@ -185,23 +239,77 @@ def _package_bytes(word: DocxDocument, body: bytes) -> bytes:
         ("[Content_Types].xml", content_types),
         ("_rels/.rels", package.rels.xml),
     ]
+    main, tail = 0, b""
     for part in parts:
         blob = part.blob
         if part is word.part:
             at = blob.index(b"<w:sectPr")
-            blob = blob[:at] + body + blob[at:]
+            main, blob, tail = len(members), blob[:at], blob[at:]
         members.append((part.partname.membername, blob))
         if len(part.rels):
             members.append((part.partname.rels_uri.membername, part.rels.xml))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members:
-            member = zipfile.ZipInfo(name, date_time=ZIP_TIME)
-            member.compress_type = zipfile.ZIP_DEFLATED
-            member.create_system = 0
-            member.external_attr = 0
-            archive.writestr(member, data, compresslevel=1)  # fast; a few % larger
-    return out.getvalue()
+    return tuple(members), main, tail
+
+
+@dataclass(frozen=True)
+class _Member:
+    """One zip member: its name, the CRC and size of its data, and the deflated data."""
+
+    name: str
+    crc: int
+    size: int
+    deflated: bytes
+
+
+def _deflate(name: str, data: bytes) -> _Member:
+    """Deflate a member as zipfile does at compresslevel 1 (fast; a few % larger)."""
+    if len(data) * 1.05 > _ZIP32_LIMIT:  # zipfile would switch to zip64
+        raise ValueError(f"{name} is too large for a Word document")
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -15)
+    return _Member(
+        name, zlib.crc32(data), len(data), compressor.compress(data) + compressor.flush()
+    )
+
+
+# The records that zipfile writes (local file header, central directory entry, end of
+# central directory), with fixed metadata: ZIP_TIME as the DOS date and time, version 2.0,
+# made on MS-DOS, deflated, file attributes rw------- (zipfile's default).
+_LOCAL = struct.Struct("<4s2B4HL2L2H")
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+_END = struct.Struct("<4s4H2LH")
+_FLAGS_METHOD_TIME = (
+    0,  # no flags
+    8,  # deflated
+    ZIP_TIME[3] << 11 | ZIP_TIME[4] << 5 | ZIP_TIME[5] // 2,  # DOS time
+    (ZIP_TIME[0] - 1980) << 9 | ZIP_TIME[1] << 5 | ZIP_TIME[2],  # DOS date
+)
+_MADE_BY = (20, 0, 20, 0)  # made by version 2.0 on MS-DOS; needs version 2.0
+_ENTRY = (0, 0, 0, 0, 0o600 << 16)  # no extra field, comment or disk; attributes rw-------
+_ZIP32_LIMIT = (1 << 31) - 1
+
+
+def _zip(members: tuple[_Member, ...]) -> bytes:
+    """Return the archive, byte for byte as ``zipfile.ZipFile.writestr`` writes it into a
+    seekable file; done here so that unchanged members are not compressed again."""
+    out: list[bytes] = []
+    directory: list[bytes] = []
+    offset = 0
+    for member in members:
+        name = member.name.encode("ascii")
+        sizes = (member.crc, len(member.deflated), member.size, len(name))
+        local = _LOCAL.pack(b"PK\x03\x04", *_MADE_BY[2:], *_FLAGS_METHOD_TIME, *sizes, 0)
+        entry = _CENTRAL.pack(
+            b"PK\x01\x02", *_MADE_BY, *_FLAGS_METHOD_TIME, *sizes, *_ENTRY, offset
+        )
+        out += (local, name, member.deflated)
+        directory += (entry, name)
+        offset += len(local) + len(name) + len(member.deflated)
+    size = sum(map(len, directory))
+    if offset + size > _ZIP32_LIMIT:
+        raise ValueError("the document is too large for a zip file without zip64")
+    count = len(members)
+    out += (*directory, _END.pack(b"PK\x05\x06", 0, 0, count, count, size, offset, 0))
+    return b"".join(out)
 
 
 def _clear_body(word: DocxDocument) -> None:
@@ -324,7 +432,7 @@ def _num_ppr(num_id: int, ilvl: int) -> str:
 
 def _defaults_xml(language: str) -> str:
     fonts = f'w:ascii="{FONT}" w:hAnsi="{FONT}" w:eastAsia="{FONT}" w:cs="{FONT}"'
-    lang = escape(language, {'"': "&quot;"})
+    lang = _attr(language)
     return (
         f"<w:docDefaults><w:rPrDefault><w:rPr><w:rFonts {fonts}/>"
         f'<w:sz w:val="22"/><w:szCs w:val="22"/><w:lang w:val="{lang}"/></w:rPr>'
@@ -480,9 +588,8 @@ def _table_style() -> str:
 def _setup_styles(word: DocxDocument, meta: DocumentMeta) -> None:
     """Replace the template's styles with the contract's own set."""
     styles = word.styles.element
-    for child in list(styles):
-        if child.tag in (qn("w:style"), qn("w:docDefaults")):
-            styles.remove(child)
+    # Not child by child: removing elements that have Python proxies is slow (3 ms).
+    etree.strip_elements(styles, qn("w:style"), qn("w:docDefaults"))
     styles.insert(0, _xml(_defaults_xml(meta.language)))
     width = _text_width(meta)
     for fragment in (*_base_styles(), *_page_styles(width), *_numbered_styles(), _table_style()):
@@ -581,12 +688,12 @@ def _schedule_instances(doc: Document) -> dict[int, int]:
     return instances
 
 
-def _setup_numbering(word: DocxDocument, doc: Document) -> None:
-    """Replace the template's numbering with the contract's list definitions."""
+def _setup_numbering(word: DocxDocument, language: str, schedules: int) -> None:
+    """Replace the template's numbering with the contract's list definitions; each of the
+    ``schedules`` schedule lists gets its own ``w:num``, restarting at 1."""
     numbering = word.part.numbering_part.element
     for child in list(numbering):
         numbering.remove(child)
-    language = doc.meta.language
     abstracts = [
         _abstract_num_xml(CLAUSE, _list_levels("clause", language), STEP),
         _abstract_num_xml(SCHEDULE, _list_levels("schedule", language), STEP),
@@ -594,7 +701,7 @@ def _setup_numbering(word: DocxDocument, doc: Document) -> None:
         _abstract_num_xml(BULLET, _bullet_levels(), STEP // 2),
     ]
     nums = [_num_xml(i, i, restart=False) for i in (CLAUSE, SCHEDULE, RECITAL, BULLET)]
-    nums += [_num_xml(n, SCHEDULE, restart=True) for n in _schedule_instances(doc).values()]
+    nums += [_num_xml(BULLET + 1 + i, SCHEDULE, restart=True) for i in range(schedules)]
     for fragment in abstracts + nums:
         numbering.append(_xml(fragment))
 
@@ -664,7 +771,7 @@ def _column_widths(table: Table, total: int) -> list[int]:
     return widths
 
 
-# The body is written as WordprocessingML text and parsed once: python-docx's proxy objects
+# The body is written as WordprocessingML text, never as a tree: python-docx's proxy objects
 # cost a schema-ordered insertion per property, which dominated the time of a long contract.
 
 _RUN_SPLIT = re.compile(r"(\n|\t)")
@@ -674,13 +781,18 @@ _TBL_LOOK = (
 )
 
 
+def _escape(text: str) -> str:
+    """Escape XML text as ``xml.sax.saxutils.escape`` does (whose import costs 30 ms)."""
+    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+
+
 def _attr(value: str) -> str:
-    return escape(value, {'"': "&quot;"})
+    return _escape(value).replace('"', "&quot;")
 
 
 def _t(text: str) -> str:
     space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
-    return f"<w:t{space}>{escape(text)}</w:t>"
+    return f"<w:t{space}>{_escape(text)}</w:t>"
 
 
 def _run_xml(text: str, bold: bool = False, italic: bool = False) -> str:
@@ -718,15 +830,42 @@ def _field_xml(instruction: str) -> tuple[str, str]:
     """Return the runs that open a complex field (up to its result) and close it."""
     begin = (
         '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
-        f'<w:r><w:instrText xml:space="preserve"> {escape(instruction)} </w:instrText></w:r>'
+        f'<w:r><w:instrText xml:space="preserve"> {_escape(instruction)} </w:instrText></w:r>'
         '<w:r><w:fldChar w:fldCharType="separate"/></w:r>'
     )
     return begin, '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
 
 
+class _StyleIds:
+    """Style name -> style id, as python-docx reads them from a skeleton's styles part.
+
+    Hashable, with its hash computed once: it is part of the key of every cached block.
+    """
+
+    __slots__ = ("_hash", "_key", "ids")
+
+    def __init__(self, pairs: tuple[tuple[str, str], ...]) -> None:
+        self.ids: Mapping[str, str] = dict(pairs)
+        self._key = pairs
+        self._hash = hash(pairs)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _StyleIds) and self._key == other._key
+
+
+@lru_cache(maxsize=4)
+def _intern_style_ids(style_ids: _StyleIds) -> _StyleIds:
+    """Return one shared object for equal maps, so cached blocks compare keys by identity."""
+    return style_ids
+
+
 @dataclass
 class _Para:
-    """One paragraph being built: its properties and its content (run XML)."""
+    """One paragraph being built: its properties, its content (run XML) and a bookmark
+    (name, first and end content index) whose id is filled in later."""
 
     style: str | None
     content: list[str]
@@ -736,8 +875,14 @@ class _Para:
     space_before: int = 0
     indent: tuple[int, int] | None = None  # (left, hanging) in twips
     align: str | None = None
+    bookmark: tuple[str, int, int] | None = None
 
     def xml(self) -> str:
+        (xml,) = self.parts()
+        return xml
+
+    def parts(self) -> list[str]:
+        """Return the XML, in three parts with a bookmark: its id goes between them."""
         props = [
             f'<w:pStyle w:val="{self.style}"/>' if self.style else "",
             "<w:keepNext/>" if self.keep_next else "",
@@ -750,7 +895,16 @@ class _Para:
             f'<w:jc w:val="{self.align}"/>' if self.align else "",
         ]
         ppr = "".join(props)
-        return f"<w:p>{f'<w:pPr>{ppr}</w:pPr>' if ppr else ''}{''.join(self.content)}</w:p>"
+        head = f"<w:p>{f'<w:pPr>{ppr}</w:pPr>' if ppr else ''}"
+        content = self.content
+        if self.bookmark is None:
+            return [f"{head}{''.join(content)}</w:p>"]
+        name, start, end = self.bookmark
+        return [
+            f'{head}{"".join(content[:start])}<w:bookmarkStart w:id="',
+            f'" w:name="{_attr(name)}"/>{"".join(content[start:end])}<w:bookmarkEnd w:id="',
+            f'"/>{"".join(content[end:])}</w:p>',
+        ]
 
     def _indent_xml(self) -> str:
         if self.indent is None:
@@ -759,34 +913,146 @@ class _Para:
         return f'<w:ind w:left="{left}"' + (f' w:hanging="{hanging}"' if hanging else "") + "/>"
 
 
-class _BodyWriter:
-    """Write the blocks of one Document as the body of a python-docx document."""
+_TABLES = (Table, SignatureBlock)  # blocks written as tables: spaced from the next paragraph
 
-    def __init__(self, word: DocxDocument, doc: Document) -> None:
-        self.word = word
-        self.doc = doc
-        self.style_ids = {style.name: style.style_id for style in word.styles}
-        self.width = _text_width(doc.meta)
-        self.schedule_nums = _schedule_instances(doc)
-        self.schedule_bookmarks = {
-            b.bookmark
-            for b in doc.blocks
-            if isinstance(b, NumberedHeading) and b.scheme == "schedule" and b.bookmark
-        }
-        self.next_bookmark_id = 0
-        self.break_pending = False
-        self.previous: Block | None = None
+_State = tuple[Block, bool, str, int, int]  # a block and the state it is written in
+_Written = tuple[tuple[str, ...], bool]  # what ``_block_parts`` returns
+
+
+class _LastDocument:
+    """The blocks of the last document written, by identity, with what they gave.
+
+    Most blocks of a contract rendered again are the very same objects; finding them by
+    ``id`` skips hashing them (deeply), most of the cost of a ``_block_parts`` cache hit.
+    ``written`` is (context, blocks): the entries are valid only for the same schedule
+    bookmarks and style ids (the context), and they hold their blocks, so no other object
+    can have their ids. One attribute, replaced whole, so threads see consistent pairs.
+    """
+
+    written: tuple[tuple[frozenset[str], _StyleIds] | None, dict[int, tuple[_State, _Written]]]
+    written = (None, {})
+
+
+def _body_xml(doc: Document, schedule_nums: Mapping[int, int], style_ids: _StyleIds) -> bytes:
+    """Return the body's content (before its section properties) as UTF-8 XML.
+
+    Each block's XML comes from ``_block_parts``, given the state it depends on; this loop
+    carries that state from block to block: a pending page break, the kind of block above,
+    the next bookmark id, and the block holding the last paragraph, which is written again
+    to keep it with a signature block that follows.
+    """
+    width = _text_width(doc.meta)
+    schedule_bookmarks = frozenset(
+        b.bookmark
+        for b in doc.blocks
+        if isinstance(b, NumberedHeading) and b.scheme == "schedule" and b.bookmark
+    )
+    context = (schedule_bookmarks, style_ids)
+    last_context, seen = _LastDocument.written
+    if last_context != context:
+        seen = {}
+    written: dict[int, tuple[_State, _Written]] = {}
+    out: list[str] = []
+    next_id = 0
+    page_break = False
+    after = ""  # the kind of the block above: "table", "bullet" or ""
+    last: tuple[int, int, _State] | None = None
+    for block in doc.blocks:
+        if isinstance(block, PageBreak):
+            page_break, after = True, ""
+            continue
+        if isinstance(block, SignatureBlock) and last is not None:
+            index, first_id, state = last  # keep "IN WITNESS WHEREOF" with the signatures
+            parts, _ = _block_parts(*state, True, schedule_bookmarks, style_ids)
+            out[index] = _fill_ids(parts, first_id)
+        num_id = 0
+        if isinstance(block, NumberedPara) and block.scheme == "schedule":
+            num_id = schedule_nums[block.list_instance]
+        is_table = isinstance(block, _TABLES)
+        block_width = width if is_table else 0
+        state = (block, page_break, after, num_id, block_width)
+        before = seen.get(id(block))
+        if before is not None and before[0] == state:
+            result = before[1]
+        else:
+            result = _block_parts(*state, False, schedule_bookmarks, style_ids)
+        written[id(block)] = (state, result)
+        parts, has_paragraph = result
+        if has_paragraph:
+            last = (len(out), next_id, state)
+        out.append(_fill_ids(parts, next_id))
+        next_id += len(parts) // 2
+        page_break = False
+        after = "table" if is_table else "bullet" if isinstance(block, BulletItem) else ""
+    _LastDocument.written = (context, written)
+    return "".join(out).encode("utf-8")
+
+
+def _fill_ids(parts: tuple[str, ...], first_id: int) -> str:
+    """Join a block's parts, putting bookmark ids in the gaps: the first two gaps (the
+    start and end of the block's first bookmark) get ``first_id``, the next two the next."""
+    if len(parts) == 1:
+        return parts[0]
+    pieces = [parts[0]]
+    for i, part in enumerate(parts[1:]):
+        pieces += (str(first_id + i // 2), part)
+    return "".join(pieces)
+
+
+@lru_cache(maxsize=8192)
+def _block_parts(
+    block: Block,
+    page_break: bool,
+    after: str,
+    num_id: int,
+    width: int,
+    keep_last: bool,
+    schedule_bookmarks: frozenset[str],
+    style_ids: _StyleIds,
+) -> _Written:
+    """Return one block's XML, cut where bookmark ids go, and whether it has a paragraph.
+
+    Cached, keyed by everything the XML depends on: ``page_break``, a page break is pending;
+    ``after``, the kind of block above ("table", "bullet" or ""), which spaces paragraphs;
+    ``num_id``, a schedule paragraph's ``w:num``; ``width``, the text width (for tables);
+    ``keep_last``, keep the last paragraph with the next block; ``schedule_bookmarks``, which
+    cross-references point at schedules; and the style ids.
+    """
+    writer = _BlockWriter(style_ids.ids, width, schedule_bookmarks, page_break, after)
+    writer.write_block(block, num_id)
+    if keep_last and writer.last_paragraph is not None:
+        writer.last_paragraph.keep_next = True
+    parts = [""]
+    for item in writer.items:
+        if isinstance(item, str):
+            parts[-1] += item
+        else:
+            first, *rest = item.parts()
+            parts[-1] += first
+            parts += rest
+    return tuple(parts), writer.last_paragraph is not None
+
+
+class _BlockWriter:
+    """Write the paragraphs and tables of one block."""
+
+    def __init__(
+        self,
+        style_ids: Mapping[str, str],
+        width: int,
+        schedule_bookmarks: frozenset[str],
+        page_break: bool,
+        after: str,
+    ) -> None:
+        self.style_ids = style_ids
+        self.width = width
+        self.schedule_bookmarks = schedule_bookmarks
+        self.break_pending = page_break
+        self.after = after
         self.items: list[_Para | str] = []
         self.last_paragraph: _Para | None = None
 
-    def write(self) -> bytes:
-        """Return the body's content (before its section properties) as UTF-8 XML."""
-        for block in self.doc.blocks:
-            self.write_block(block)
-            self.previous = block
-        return "".join(i if isinstance(i, str) else i.xml() for i in self.items).encode("utf-8")
-
-    def write_block(self, block: Block) -> None:
+    def write_block(self, block: Block, num_id: int) -> None:
         match block:
             case Title():
                 self.paragraph("Title", block.runs)
@@ -796,7 +1062,7 @@ class _BodyWriter:
             case NumberedHeading():
                 self.numbered_heading(block)
             case NumberedPara():
-                self.numbered_para(block)
+                self.numbered_para(block, num_id)
             case Paragraph():
                 self.plain_paragraph(block)
             case BulletItem():
@@ -832,11 +1098,8 @@ class _BodyWriter:
         """Return extra space (twips) to separate a paragraph from a table or list above it."""
         if style in SPACED_STYLES:
             return 0
-        match self.previous:
-            case Table() | SignatureBlock():
-                return 120
-            case BulletItem() if style != "List Bullet":
-                return 120
+        if self.after == "table" or (self.after == "bullet" and style != "List Bullet"):
+            return 120
         return 0
 
     def flush_break(self) -> None:
@@ -876,15 +1139,9 @@ class _BodyWriter:
         return [*out, begin, _run_xml(ref.number), end]
 
     def bookmark(self, paragraph: _Para, name: str | None, start_at: int = 0) -> None:
-        """Wrap the paragraph's content from item ``start_at`` in a bookmark."""
-        if not name:
-            return
-        ident = self.next_bookmark_id
-        self.next_bookmark_id += 1
-        paragraph.content.insert(
-            start_at, f'<w:bookmarkStart w:id="{ident}" w:name="{_attr(name)}"/>'
-        )
-        paragraph.content.append(f'<w:bookmarkEnd w:id="{ident}"/>')
+        """Wrap the paragraph's content from item ``start_at`` on in a bookmark."""
+        if name:
+            paragraph.bookmark = (name, start_at, len(paragraph.content))
 
     # -- blocks
 
@@ -919,12 +1176,10 @@ class _BodyWriter:
         if after:
             paragraph.content.append(_run_xml(after))
 
-    def numbered_para(self, block: NumberedPara) -> None:
+    def numbered_para(self, block: NumberedPara, schedule_num: int) -> None:
         style = NUMBERED_STYLES.get((block.scheme, block.level), "Normal")
         paragraph = self.paragraph(style, block.runs)
-        num_id = SCHEME_IDS[block.scheme]
-        if block.scheme == "schedule":
-            num_id = self.schedule_nums[block.list_instance]
+        num_id = schedule_num if block.scheme == "schedule" else SCHEME_IDS[block.scheme]
         paragraph.num = (num_id, min(max(block.level - 1, 0), 8))
         self.bookmark(paragraph, block.bookmark)
 
@@ -964,9 +1219,8 @@ class _BodyWriter:
         )
 
     def signatures(self, block: SignatureBlock) -> None:
+        """Write the signature table (``_body_xml`` keeps the paragraph above with it)."""
         self.flush_break()
-        if self.last_paragraph is not None:  # keep "IN WITNESS WHEREOF" with the signatures
-            self.last_paragraph.keep_next = True
         columns = max(1, len(block.parties))
         width = self.width // 2 if columns <= 2 else self.width // columns
         style = self.style_ids["Signature Text"]
