@@ -1,16 +1,30 @@
-"""The user's cache folder for contractgen (compiled templates).
+"""The user's cache folder for contractgen: work that a cold start would otherwise redo.
 
-Caches never change an output: every entry is keyed by the text it was made from.
+Three kinds of entry live there, each in its own sub-folder:
+
+* ``jinja-*``: compiled templates (Jinja's byte-code cache), keyed by each template's text;
+* ``library``: the parsed TOML files of a clause library (see ``library.load_library``),
+  one entry per library folder, each file's table keyed by its path, size and modification
+  time;
+* ``rules``: a stamp saying that a library's rules passed ``rules.check_rules``, keyed by
+  a digest of the rules, the deal schema's fields, Jinja's version and contractgen's code.
+
+Caches never change an output or a message: an entry is only ever a result that the code
+would compute again from the same inputs, and anything unreadable is a miss.
 ``CONTRACTGEN_CACHE_DIR=DIR`` moves the folder; ``CONTRACTGEN_CACHE_DIR=off`` turns caching
 off. Where the folder cannot be created or written, contractgen runs without it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
+import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 
 @lru_cache(maxsize=8)
@@ -29,3 +43,59 @@ def cache_dir(kind: str) -> Path | None:
     except OSError:
         return None
     return folder
+
+
+def entry_name(*parts: str) -> str:
+    """Return a file name for an entry identified by ``parts`` (such as a folder's path)."""
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def read_entry(kind: str, name: str) -> Any:
+    """Return the value stored as ``name``, or None if there is none or it cannot be read."""
+    folder = cache_dir(kind)
+    if folder is None:
+        return None
+    try:
+        with open(folder / name, "rb") as handle:
+            return pickle.load(handle)
+    except Exception:  # missing, truncated, corrupted or from other code: a miss
+        return None
+
+
+def write_entry(kind: str, name: str, value: Any) -> None:
+    """Store ``value`` as ``name``, atomically (temporary file, then rename); never fail."""
+    folder = cache_dir(kind)
+    if folder is None:
+        return
+    temporary = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", delete=False) as handle:
+            temporary = handle.name
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, folder / name)
+    except (OSError, pickle.PickleError):
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+
+
+@lru_cache(maxsize=1)
+def code_stamp() -> str:
+    """Return a stamp of the code that computed an entry: Python, contractgen and its modules.
+
+    Each of contractgen's modules counts by size and modification time, so an edited
+    checkout invalidates entries even while the version number stays the same.
+    """
+    from contractgen import __version__
+
+    parts = [sys.version, __version__]
+    package = Path(__file__).parent
+    for path in sorted(package.glob("*.py")):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return entry_name(*parts)

@@ -4,10 +4,15 @@ A library is a folder laid out like the repository: ``clauses/`` (modules and
 ``facts.toml``), ``templates/`` (skeletons, ``labels.toml``, ``strings.toml``) and
 ``schemas/``. Loading checks the metadata strictly, so a typo in a key or a
 reference to a missing module is a ``LibraryError`` (exit 5), not a silent default.
+
+Parsing the TOML files is most of the cost of loading, so the parsed tables are kept in
+the user's cache folder (see ``_TomlFiles``); the checks run on every load.
 """
 
 from __future__ import annotations
 
+import os
+import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +20,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
+from contractgen.cache import code_stamp, entry_name, read_entry, write_entry
 from contractgen.errors import LibraryError
 
 LANGUAGES = ("en", "es")
@@ -24,6 +30,7 @@ _KEYS = {
     "fields", "parent", "title", "definitions", "counsel",
 }
 _REQUIRED = ("id", "kind", "area", "order", "version", "include", "title")
+_Stamp = tuple[int, int, int, int]  # a file's size, inode, modification and change times
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,6 +125,54 @@ def _read_toml(path: Path, root: Path) -> dict[str, Any]:
         raise LibraryError(f"{path}: cannot read: {error.strerror}") from error
 
 
+class _TomlFiles:
+    """Read a library's TOML files, reusing the tables that earlier runs parsed.
+
+    The tables are cached in the ``library`` cache folder, one entry per library folder,
+    valid for the code that wrote it (``cache.code_stamp``). A file's table is reused while
+    the file's size, inode and modification and change times (in ns) are unchanged. A file
+    changed in the last few seconds is not stored, since a second edit within the file
+    system's clock resolution could leave all of them unchanged. Only files that parse are
+    stored, so a TOML error is reported on every run.
+    """
+
+    RECENT_NS = 3_000_000_000
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.name = entry_name("library", str(root))
+        stored = read_entry("library", self.name)
+        valid = (isinstance(stored, tuple) and len(stored) == 2 and stored[0] == code_stamp()
+                 and isinstance(stored[1], dict))
+        self.stored: dict[str, tuple[_Stamp, dict[str, Any]]] = stored[1] if valid else {}
+        self.kept: dict[str, tuple[_Stamp, dict[str, Any]]] = {}
+        self.parsed = False
+        self.recent = time.time_ns() - self.RECENT_NS
+
+    def read(self, path: Path) -> dict[str, Any]:
+        """Return the parsed table of one TOML file."""
+        key = str(path)
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return _read_toml(path, self.root)  # reports the error
+        stamp = (stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns)
+        entry = self.stored.get(key)
+        if entry is not None and entry[0] == stamp:
+            self.kept[key] = entry
+            return entry[1]
+        table = _read_toml(path, self.root)
+        if max(stat.st_mtime_ns, stat.st_ctime_ns) < self.recent:
+            self.kept[key] = (stamp, table)
+            self.parsed = True
+        return table
+
+    def save(self) -> None:
+        """Store the tables read, if they differ from the stored ones."""
+        if self.parsed or self.kept.keys() != self.stored.keys():
+            write_entry("library", self.name, (code_stamp(), self.kept))
+
+
 def _str_tuple(meta: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
     value = meta.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -137,9 +192,9 @@ def _definitions(meta: dict[str, Any], where: str) -> dict[str, tuple[tuple[str,
     return out
 
 
-def _module(path: Path, root: Path) -> ClauseModule:
+def _module(path: Path, root: Path, files: _TomlFiles) -> ClauseModule:
     where = path.relative_to(root).as_posix()
-    meta = _read_toml(path, root)
+    meta = files.read(path)
     unknown = sorted(set(meta) - _KEYS)
     if unknown:
         raise LibraryError(f"{where}: unknown key(s) {', '.join(unknown)}")
@@ -196,12 +251,12 @@ def _check_relations(modules: tuple[ClauseModule, ...], root: Path) -> None:
                 raise LibraryError(f"{where}: parent {m.parent!r} is not a schedule")
 
 
-def _facts(root: Path) -> tuple[Fact, ...]:
+def _facts(root: Path, files: _TomlFiles) -> tuple[Fact, ...]:
     path = root / "clauses" / "facts.toml"
     if not path.exists():
         return ()
     facts = []
-    for name, table in _read_toml(path, root).items():
+    for name, table in files.read(path).items():
         if not isinstance(table, dict) or "rule" not in table:
             raise LibraryError(f"clauses/facts.toml: [{name}] needs a rule")
         facts.append(Fact(name, str(table["rule"]), str(table.get("description", ""))))
@@ -214,12 +269,13 @@ def load_library(root: Path) -> Library:
     clauses = root / "clauses"
     if not clauses.is_dir():
         raise LibraryError(f"{root}: no clauses/ folder (is this a contractgen library?)")
+    files = _TomlFiles(root)
     seen: dict[str, Path] = {}
     modules = []
     for path in sorted(clauses.rglob("*.toml")):
         if path.name == "facts.toml" and path.parent == clauses:
             continue
-        module = _module(path, root)
+        module = _module(path, root, files)
         if module.id in seen:
             raise LibraryError(f"{module.id}: defined twice ({seen[module.id]} and {path})")
         seen[module.id] = path
@@ -227,6 +283,8 @@ def load_library(root: Path) -> Library:
     ordered = tuple(sorted(modules, key=lambda m: m.order))
     _check_relations(ordered, root)
     templates = root / "templates"
-    labels = _read_toml(templates / "labels.toml", root) if templates.is_dir() else {}
-    strings = _read_toml(templates / "strings.toml", root) if templates.is_dir() else {}
-    return Library(root, ordered, _facts(root), labels, strings)
+    labels = files.read(templates / "labels.toml") if templates.is_dir() else {}
+    strings = files.read(templates / "strings.toml") if templates.is_dir() else {}
+    library = Library(root, ordered, _facts(root, files), labels, strings)
+    files.save()
+    return library

@@ -8,14 +8,18 @@ clauses/README.md). Facts are evaluated first, then every rule; then ``requires`
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Any
 
+import jinja2
 from jinja2 import TemplateSyntaxError, UndefinedError, nodes
 from jinja2.environment import TemplateExpression
 
+from contractgen.cache import code_stamp, entry_name, read_entry, write_entry
 from contractgen.errors import LibraryError
 from contractgen.library import ClauseModule, Library
 from contractgen.sandbox import (
@@ -61,17 +65,35 @@ class Selection:
                 if d.included and (kind is None or d.module.kind == kind)]
 
 
-def _compile(library: Library, source: str, where: str) -> Any:
-    """Compile a rule through the template loader, so its code is byte-code cached.
+# (library root, rule) of the rules known to be one expression (see ``check_rules``).
+_ONE_EXPRESSION: set[tuple[Path, str]] = set()
 
-    The loader wraps the rule as ``{% set result = (RULE) %}``; the parse check makes sure
-    that it is one expression and nothing else (what ``compile_expression`` would accept).
+
+def _check_one_expression(library: Library, source: str) -> None:
+    """Raise TemplateSyntaxError unless a rule is one expression and nothing else.
+
+    The loader wraps the rule as ``{% set result = (RULE) %}``; this parse makes sure that
+    the wrapper holds just that (what ``compile_expression`` would accept).
     """
+    body = environment(library.root).parse(RULE_WRAPPER.format(source)).body
+    if len(body) != 1 or not isinstance(body[0], nodes.Assign):
+        raise TemplateSyntaxError("a rule is one expression", 1)
+
+
+def _is_one_expression(library: Library, source: str) -> bool:
+    try:
+        _check_one_expression(library, source)
+    except TemplateSyntaxError:
+        return False
+    return True
+
+
+def _compile(library: Library, source: str, where: str) -> Any:
+    """Compile a rule through the template loader, so its code is byte-code cached."""
     env = environment(library.root)
     try:
-        body = env.parse(RULE_WRAPPER.format(source)).body
-        if len(body) != 1 or not isinstance(body[0], nodes.Assign):
-            raise TemplateSyntaxError("a rule is one expression", 1)
+        if (library.root, source) not in _ONE_EXPRESSION:
+            _check_one_expression(library, source)
         return TemplateExpression(env.get_template(RULE_PREFIX + source), False)
     except TemplateSyntaxError as error:
         raise LibraryError(f"{where}: rule {source!r} is not a valid expression: "
@@ -195,10 +217,21 @@ def _because(log: AccessLog, fact_logs: dict[str, AccessLog] | None = None) -> s
 
 
 def check_rules(library: Library, schema: dict[str, Any]) -> None:
-    """Refuse rules that name fields the deal schema does not define, even unevaluated."""
+    """Refuse rules that name fields the deal schema does not define, even unevaluated.
+
+    Rules that pass, and are each one expression, are remembered in the ``rules`` cache
+    folder (one entry per library folder) by a digest of the rules, the schema's field
+    paths, Jinja's version and contractgen's code: a later run with the same digest skips
+    parsing them, here and when ``select`` compiles them.
+    """
     known = schema_field_paths(schema)
     checks = [(f"clauses/facts.toml [{f.name}]", f.rule) for f in library.facts]
     checks += [(library.rel(m.meta_path), m.include) for m in library.modules]
+    name = entry_name("rules", str(library.root))
+    digest = _rules_digest(checks, known)
+    if read_entry("rules", name) == digest:
+        _ONE_EXPRESSION.update((library.root, source) for _, source in checks)
+        return
     for where, source in checks:
         try:
             unknown = unknown_fields(library, source, known)
@@ -208,6 +241,15 @@ def check_rules(library: Library, schema: dict[str, Any]) -> None:
         if unknown:
             raise LibraryError(f"{where}: rule {source!r} names a field the deal sheet does "
                                f"not have: {', '.join(unknown)}")
+    if all(_is_one_expression(library, source) for _, source in checks):
+        _ONE_EXPRESSION.update((library.root, source) for _, source in checks)
+        write_entry("rules", name, digest)
+
+
+def _rules_digest(checks: list[tuple[str, str]], known: frozenset[str]) -> str:
+    """Return a digest of everything that ``check_rules``' verdict depends on."""
+    inputs = [code_stamp(), jinja2.__version__, sorted(known), checks]
+    return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
 
 
 def select(library: Library, deal: dict[str, Any]) -> Selection:
