@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -34,6 +33,8 @@ class _Group(click.Group):
             _fail("interrupted", 130)
         except Exception as error:  # a bug: say so briefly; the traceback only with --debug
             if ctx.obj and ctx.obj.get("debug"):
+                import traceback
+
                 traceback.print_exc()
             _fail(f"internal error: {type(error).__name__}: {error} "
                   "(run with --debug for the traceback, and please report it)", EXIT_INTERNAL)
