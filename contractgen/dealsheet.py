@@ -12,17 +12,17 @@ Three layers of checks, all reported as ``Problem``s with a JSON path:
 from __future__ import annotations
 
 import codecs
-import difflib
 import functools
 import json
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, cast
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
@@ -274,10 +274,23 @@ def load_schema(root: Path | None = None) -> dict[str, Any]:
     return schema
 
 
+@dataclass(frozen=True, eq=False)
+class _Validators:
+    """The schema's validator, and one for its top level alone (sections left out)."""
+
+    whole: Draft202012Validator
+    top: Draft202012Validator
+
+
 @functools.lru_cache(maxsize=4)
-def _validator(root: Path | None) -> Draft202012Validator:
-    """Return the compiled validator for the schema under ``root`` (cached)."""
-    return Draft202012Validator(load_schema(root), format_checker=FORMAT_CHECKER)
+def _validator(root: Path | None) -> _Validators:
+    """Return the compiled validators for the schema under ``root`` (cached)."""
+    schema = load_schema(root)
+    whole = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    top = dict(schema)
+    if isinstance(top.get("properties"), dict):
+        top["properties"] = {key: True for key in top["properties"]}
+    return _Validators(whole, cast(Draft202012Validator, whole.evolve(schema=top)))
 
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
@@ -337,14 +350,58 @@ def _path_key(path: JsonPath) -> tuple[tuple[int, int | str], ...]:
 
 
 def _schema_findings(
-    data: Any, schema: dict[str, Any], validator: Draft202012Validator
+    data: Any, schema: dict[str, Any], validators: _Validators
 ) -> Iterator[Finding]:
-    """Yield a plain-words finding for every schema error."""
-    for error in validator.iter_errors(data):
+    """Yield a plain-words finding for every schema error.
+
+    The top-level sections (agreement, parties, scope, ...) are validated one by one, and
+    what jsonschema found in a section is kept, keyed by the section's JSON text: a deal
+    sheet validated again after an edit, or the next deal of a batch, re-validates only
+    the sections that differ. The errors are those ``iter_errors`` gives for the whole
+    sheet: each section goes through ``descend`` as the ``properties`` keyword sends it.
+    """
+    properties = schema.get("properties")
+    if not isinstance(data, dict) or not isinstance(properties, dict):
+        yield from _findings(validators.whole.iter_errors(data), schema, data)
+        return
+    yield from _findings(validators.top.iter_errors(data), schema, data)
+    for key, subschema in properties.items():
+        if key in data:
+            yield from _section_findings(validators.whole, schema, key, subschema, data)
+
+
+def _findings(errors: Iterable[ValidationError], schema: dict[str, Any],
+              data: Any) -> Iterator[Finding]:
+    for error in errors:
         if error.context:
             error = best_match(error.context) or error
         for message in _messages(error, schema, data):
             yield error.json_path, message
+
+
+# (validator id, section, its JSON text) -> (the validator, its findings); a section's
+# findings depend on nothing else (paths and messages are read within the section).
+_SECTIONS: OrderedDict[tuple[int, str, str], tuple[Draft202012Validator, list[Finding]]] = (
+    OrderedDict())
+
+
+def _section_findings(validator: Draft202012Validator, schema: dict[str, Any], key: str,
+                      subschema: Any, data: dict[str, Any]) -> list[Finding]:
+    text = json.dumps(data[key], ensure_ascii=False)
+    memo = (id(validator), key, text)
+    known = _SECTIONS.get(memo)
+    if known is not None and known[0] is validator:
+        _SECTIONS.move_to_end(memo)
+        return known[1]
+    errors = []
+    for error in validator.descend(data[key], subschema, path=key, schema_path=key):
+        error.schema_path.appendleft("properties")
+        errors.append(error)
+    findings = list(_findings(errors, schema, data))
+    _SECTIONS[memo] = (validator, findings)
+    while len(_SECTIONS) > 256:
+        _SECTIONS.popitem(last=False)
+    return findings
 
 
 def _messages(error: ValidationError, schema: dict[str, Any], data: Any) -> list[str]:
@@ -390,6 +447,8 @@ def _forbidden_messages(error: ValidationError, schema: dict[str, Any], data: An
 
 def _unknown_field_messages(error: ValidationError) -> list[str]:
     """Name each unknown field, suggesting the closest allowed one."""
+    import difflib  # only for messages: kept off the start-up path
+
     allowed = list(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
     instance = error.instance if isinstance(error.instance, dict) else {}
     messages = []
@@ -514,6 +573,8 @@ def _type_message(error: ValidationError) -> str:
 
 def _enum_message(error: ValidationError) -> str:
     """List the allowed values, suggesting the closest."""
+    import difflib
+
     allowed = [str(value) for value in _as_list(error.validator_value)]
     hint = ""
     if isinstance(error.instance, str):
