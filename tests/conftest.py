@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,22 @@ def load_example(name: str = "northwind-bpo.json") -> dict[str, Any]:
     """Return a fresh copy of an example deal sheet."""
     data: dict[str, Any] = json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
     return copy.deepcopy(data)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the suite's caches (templates, library, rules) out of the user's cache folder."""
+    from contractgen.cache import cache_dir
+
+    before = os.environ.get("CONTRACTGEN_CACHE_DIR")
+    os.environ["CONTRACTGEN_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    cache_dir.cache_clear()
+    yield
+    if before is None:
+        del os.environ["CONTRACTGEN_CACHE_DIR"]
+    else:
+        os.environ["CONTRACTGEN_CACHE_DIR"] = before
+    cache_dir.cache_clear()
 
 
 @pytest.fixture
