@@ -84,3 +84,14 @@ def render_to_directory(path: Path, directory: Path, formats: tuple[str, ...],
     rendered = write_formats(contract.document, formats)
     files = {f"{path.stem}.{fmt}": data for fmt, data in rendered.items()}
     return commit(directory, files, force)
+
+
+def clear_caches() -> None:
+    """Forget every output cached in this process (templates stay compiled): the next
+    contract is rendered from scratch, as the first one of a batch worker is."""
+    from contractgen import render
+    from contractgen.writers import markdown, word
+
+    render.clear_caches()
+    markdown.clear_caches()
+    word.clear_caches()

@@ -93,6 +93,11 @@ def _toc(block: m.TableOfContents) -> str:
     return "\n".join(lines)
 
 
+def clear_caches() -> None:
+    """Forget the cached Markdown of blocks (for benchmarks and tests)."""
+    block_markdown.cache_clear()
+
+
 @lru_cache(maxsize=8192)
 def block_markdown(block: m.Block) -> str | None:
     """Render one block as Markdown (None for blocks with no Markdown form).

@@ -113,6 +113,14 @@ def write_docx(doc: Document) -> bytes:
     return _zip((*skeleton.before, main, *skeleton.after))
 
 
+def clear_caches() -> None:
+    """Forget the cached skeletons and block XML (for benchmarks and tests)."""
+    _skeleton.cache_clear()
+    _block_parts.cache_clear()
+    _plain_runs_xml.cache_clear()
+    _LastDocument.written = (None, {})
+
+
 # --------------------------------------------------------------------------- package
 
 
