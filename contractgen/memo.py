@@ -1,4 +1,4 @@
-"""Reuse a template's output when every input it read is unchanged.
+"""Reuse a template's output (or a rule's verdict) when every input it read is unchanged.
 
 A clause template is a pure function of what it reads: deal fields, facts, whether other
 modules are included, and the definitions text, in one language and locale of one library.
@@ -7,6 +7,7 @@ notes each of those inputs with the value it had. The memo keeps the output unde
 template's name with that list; a later render whose inputs all compare equal (same types,
 same values) gets the same text back without running Jinja.
 
+Rules are memoised the same way (``rules._evaluate``), from the log that explains them.
 That is what makes re-rendering cheap when a lawyer edits one field of a deal sheet: only
 the templates that read the edited field run again. The memo lives in the process, holds a
 bounded number of entries, and never changes an output: a template whose inputs cannot all
@@ -16,11 +17,14 @@ be named (a path it cannot look up again) is simply not memoised.
 from __future__ import annotations
 
 import copy
+import itertools
+import json
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from contractgen.sandbox import AccessLog
 
@@ -73,12 +77,12 @@ class DependencyLog(AccessLog):
         """Return the inputs as (key parts, value) pairs, or None if one cannot be named."""
         out: list[Dependency] = []
         for path, value in self.entries.items():
-            parts = _parts(path)
+            parts = parts_of(path)
             if parts is None:
                 return None
             out.append((parts, copy.deepcopy(value)))
         for path, size in self.sizes.items():
-            parts = _parts(path)
+            parts = parts_of(path)
             if parts is None:
                 return None
             out.append(((SIZE, *parts), size))
@@ -91,16 +95,16 @@ _STEP = re.compile(r"([a-z_][a-z0-9_]*)((?:\[\d+\])*)")
 
 
 @lru_cache(maxsize=8192)
-def _parts(path: str) -> Path | None:
+def parts_of(path: str) -> Path | None:
     """Split ``scope.functions[2].name`` into ('scope', 'functions', 2, 'name')."""
-    parts: list[str | int] = []
+    keys: list[str | int] = []
     for step in path.split("."):
         match = _STEP.fullmatch(step)
         if match is None:
             return None
-        parts.append(match.group(1))
-        parts.extend(int(i) for i in re.findall(r"\d+", match.group(2)))
-    return tuple(parts)
+        keys.append(match.group(1))
+        keys.extend(int(i) for i in re.findall(r"\d+", match.group(2)))
+    return tuple(keys)
 
 
 def lookup(roots: dict[str, Any], parts: Path) -> Any:
@@ -132,31 +136,88 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-class RenderMemo:
-    """Template outputs keyed by template and setting, each with the inputs it read."""
+T = TypeVar("T")
+
+
+Stamps = dict[str, int]  # top-level name -> the number of its value's JSON text
+
+
+_TEXT_NUMBERS: dict[str, int] = {}
+_NEXT_NUMBER = itertools.count(1)
+
+
+def stamps(roots: dict[str, Any]) -> Stamps:
+    """Number each top-level value by its JSON text: equal numbers mean equal values.
+
+    The text tells 1, 1.0 and true apart, so equal texts are values ``same`` finds equal
+    (a different key order only gives a different number). A number is never reused.
+    """
+    out: Stamps = {}
+    for name, value in roots.items():
+        text = json.dumps(value, ensure_ascii=False)
+        number = _TEXT_NUMBERS.get(text)
+        if number is None:
+            if len(_TEXT_NUMBERS) > 4096:
+                _TEXT_NUMBERS.clear()
+            number = _TEXT_NUMBERS[text] = next(_NEXT_NUMBER)
+        out[name] = number
+    return out
+
+
+def _root_of(dependency: Dependency) -> str:
+    keys = dependency[0]
+    return str(keys[1] if keys[0] == SIZE else keys[0])
+
+
+@dataclass(frozen=True)
+class _Entry(Generic[T]):
+    stamp: tuple[tuple[str, int], ...]  # the stamps of the top-level values it read
+    unstamped: tuple[Dependency, ...]  # inputs outside those values (helper calls, facts)
+    dependencies: tuple[Dependency, ...]
+    result: T
+
+
+class Memo(Generic[T]):
+    """Results keyed by what was run (a template, a rule) and the setting, each kept with
+    the inputs it read; a few variants per key, a bounded number of keys.
+
+    An entry whose top-level values all have the stamps they had is checked only for its
+    other inputs; otherwise every input is compared.
+    """
 
     def __init__(self, keys: int = 4096, variants: int = 4):
         self._keys = keys
         self._variants = variants
-        self._store: OrderedDict[Hashable, list[tuple[tuple[Dependency, ...], str]]] = (
-            OrderedDict())
+        self._store: OrderedDict[Hashable, list[_Entry[T]]] = OrderedDict()
 
-    def get(self, key: Hashable, current: Callable[[Dependency], Any]) -> str | None:
-        """Return a stored output whose every input equals its ``current`` value."""
+    def get(self, key: Hashable, current: Callable[[Dependency], Any],
+            now: Stamps | None = None) -> T | None:
+        """Return a stored result whose every input equals its ``current`` value."""
         entries = self._store.get(key)
         if not entries:
             return None
-        for index, (dependencies, text) in enumerate(entries):
-            if all(same(current(dep), dep[1]) for dep in dependencies):
+        for index, entry in enumerate(entries):
+            stamped = now is not None and all(now.get(name) == number
+                                              for name, number in entry.stamp)
+            check = entry.unstamped if stamped else entry.dependencies
+            if all(same(current(dep), dep[1]) for dep in check):
                 if index:
                     entries.insert(0, entries.pop(index))
                 self._store.move_to_end(key)
-                return text
+                return entry.result
         return None
 
-    def put(self, key: Hashable, dependencies: tuple[Dependency, ...], text: str) -> None:
+    def put(self, key: Hashable, dependencies: tuple[Dependency, ...], result: T,
+            now: Stamps | None = None) -> None:
+        """Keep a result with the inputs it read (and the stamps of their values, if given)."""
+        now = now or {}
+        roots = {_root_of(dep) for dep in dependencies if dep[0][0] != CALL}
+        stamp = tuple(sorted((name, now[name]) for name in roots if name in now))
+        stamped = {name for name, _ in stamp}
+        unstamped = tuple(dep for dep in dependencies
+                          if dep[0][0] == CALL or _root_of(dep) not in stamped)
         entries = self._store.setdefault(key, [])
-        entries.insert(0, (dependencies, text))
+        entries.insert(0, _Entry(stamp, unstamped, dependencies, result))
         del entries[self._variants:]
         self._store.move_to_end(key)
         while len(self._store) > self._keys:

@@ -31,7 +31,7 @@ from contractgen.library import ClauseModule, Library
 from contractgen.mdtree import MdNode
 from contractgen.mdtree import clear_cache as _clear_parses
 from contractgen.mdtree import parse as parse_markdown
-from contractgen.memo import CALL, Dependency, DependencyLog, RenderMemo, lookup
+from contractgen.memo import CALL, Dependency, DependencyLog, Memo, lookup, stamps
 from contractgen.rules import DEAL_ROOTS, Selection
 from contractgen.sandbox import (
     EU,
@@ -47,7 +47,7 @@ from contractgen.sandbox import (
 _PLACEHOLDERS = ("toc", "clauses", "signatures", "schedules")
 
 # Template outputs of this process, reused while nothing a template read has changed.
-_MEMO = RenderMemo()
+_MEMO = Memo[str]()
 _OPTIONAL_MARKERS = ("page_break",)
 
 
@@ -398,6 +398,7 @@ class _Renderer:
         self.memo_key = (library, language, self.formatter.locale)
         self.roots: dict[str, Any] = {k: deal.get(k) for k in DEAL_ROOTS}
         self.roots["facts"] = dict(selection.facts)
+        self.stamps = stamps({k: deal.get(k) for k in DEAL_ROOTS})
         self.context: dict[str, Any] = {k: wrap(deal.get(k), k, self.log) for k in DEAL_ROOTS}
         self.context.update({
             "language": language,
@@ -463,13 +464,13 @@ class _Renderer:
     def _run(self, name: str) -> str:
         """Render a template to Markdown, or reuse its output if nothing it read changed."""
         key = (*self.memo_key, name)
-        text = _MEMO.get(key, self._current)
+        text = _MEMO.get(key, self._current, self.stamps)
         if text is None:
             self.log.reset()
             text = _single_stops(self.env.get_template(name).render(self.context))
             dependencies = self.log.dependencies()
             if dependencies is not None:
-                _MEMO.put(key, dependencies, text)
+                _MEMO.put(key, dependencies, text, self.stamps)
         return text
 
     def render(self, name: str, where: str) -> str:
@@ -573,7 +574,18 @@ def _signature_block(deal: dict[str, Any], strings: dict[str, str]) -> m.Signatu
 
 
 def _resolve(blocks: list[m.Block], state: _State, where: Callable[[str], str]) -> list[m.Block]:
-    """Fill in every cross-reference from the numbers given while building."""
+    """Fill in every cross-reference from the numbers given while building.
+
+    A block whose targets resolve as they did the last time it was seen gets the same
+    resolved object back (blocks are reused across renders; so are their resolutions).
+    """
+
+    def target_of(key: str) -> tuple[str, str, str]:
+        target = state.targets.get(key)
+        if target is None:
+            raise LibraryError(f"{where(key)}: cross-reference to {key!r}, which names no "
+                               "clause or anchor")
+        return target.prefix, target.number, target.bookmark
 
     def fix(runs: m.Runs) -> m.Runs:
         if not any(isinstance(run, m.Ref) for run in runs):
@@ -581,32 +593,35 @@ def _resolve(blocks: list[m.Block], state: _State, where: Callable[[str], str]) 
         out: list[m.Inline] = []
         for run in runs:
             if isinstance(run, m.Ref):
-                target = state.targets.get(run.target)
-                if target is None:
-                    raise LibraryError(f"{where(run.target)}: cross-reference to "
-                                       f"{run.target!r}, which names no clause or anchor")
-                prefix = target.prefix
+                prefix, number, bookmark = target_of(run.target)
                 if run.prefix == "cap":
                     prefix = prefix[:1].upper() + prefix[1:]
-                run = m.Ref(run.target, target.bookmark, prefix, target.number)
+                run = m.Ref(run.target, bookmark, prefix, number)
             out.append(run)
         return tuple(out)
 
     resolved: list[m.Block] = []
     for block in blocks:
-        if not _has_refs(block):
+        refs = _refs(block)
+        if not refs.targets:
             resolved.append(block)
             continue
+        key = tuple(target_of(target) for target in refs.targets)
+        if refs.last is not None and refs.last[0] == key:
+            resolved.append(refs.last[1])
+            continue
+        done: m.Block
         match block:
             case m.Title() | m.Heading() | m.NumberedHeading() | m.NumberedPara() \
                     | m.Paragraph() | m.BulletItem():
-                runs = fix(block.runs)
-                if runs is not block.runs:
-                    block = replace(block, runs=runs)
+                done = replace(block, runs=fix(block.runs))
             case m.Table():
-                block = replace(block, header=tuple(fix(c) for c in block.header),
-                                rows=tuple(tuple(fix(c) for c in row) for row in block.rows))
-        resolved.append(block)
+                done = replace(block, header=tuple(fix(c) for c in block.header),
+                               rows=tuple(tuple(fix(c) for c in row) for row in block.rows))
+            case _:
+                done = block
+        refs.last = (key, done)
+        resolved.append(done)
     return resolved
 
 
@@ -618,26 +633,34 @@ def clear_caches() -> None:
     _clear_parses()
 
 
-# Whether a block holds cross-references, by block object (kept, so ids stay unique).
-_REFS: dict[int, tuple[m.Block, bool]] = {}
+@dataclass
+class _Refs:
+    """The cross-reference targets of a block, and its last resolution."""
+
+    block: m.Block  # kept, so that no other object can have its id while this lives
+    targets: tuple[str, ...]
+    last: tuple[tuple[tuple[str, str, str], ...], m.Block] | None = None
 
 
-def _has_refs(block: m.Block) -> bool:
+_REFS: dict[int, _Refs] = {}
+
+
+def _refs(block: m.Block) -> _Refs:
     known = _REFS.get(id(block))
-    if known is not None and known[0] is block:
-        return known[1]
+    if known is not None and known.block is block:
+        return known
     match block:
         case m.Title() | m.Heading() | m.NumberedHeading() | m.NumberedPara() \
                 | m.Paragraph() | m.BulletItem():
-            found = any(isinstance(run, m.Ref) for run in block.runs)
+            runs: list[m.Inline] = list(block.runs)
         case m.Table():
-            found = any(isinstance(run, m.Ref) for row in (block.header, *block.rows)
-                        for cell in row for run in cell)
+            runs = [run for row in (block.header, *block.rows) for cell in row for run in cell]
         case _:
-            found = False
+            runs = []
+    targets = tuple(run.target for run in runs if isinstance(run, m.Ref))
     if len(_REFS) > 50_000:
         _REFS.clear()
-    _REFS[id(block)] = (block, found)
+    _REFS[id(block)] = found = _Refs(block, targets)
     return found
 
 

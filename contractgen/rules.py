@@ -8,6 +8,7 @@ clauses/README.md). Facts are evaluated first, then every rule; then ``requires`
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from jinja2.environment import TemplateExpression
 from contractgen.cache import code_stamp, entry_name, read_entry, write_entry
 from contractgen.errors import LibraryError
 from contractgen.library import ClauseModule, Library
+from contractgen.memo import MISSING, Dependency, Memo, Stamps, lookup, parts_of, stamps
 from contractgen.sandbox import (
     EU,
     RULE_PREFIX,
@@ -156,9 +158,69 @@ def _format_value(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+class _RuleLog(AccessLog):
+    """A rule's explanation, plus what an explanation leaves out but a reuse must check:
+    fields looked for and absent, objects used whole."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.extra: dict[str, Any] = {}
+
+    def missing(self, path: str) -> None:
+        self.extra.setdefault(path, MISSING)
+
+    def whole(self, path: str, data: Any) -> None:
+        self.extra.setdefault(path, data)
+
+    def dependencies(self, deal: dict[str, Any]) -> tuple[Dependency, ...] | None:
+        """The inputs the rule read, or None if one cannot be named again."""
+        out: list[Dependency] = []
+        for path, value in {**self.entries, **self.extra}.items():
+            if "[]" in path:  # a list filter's item fields: the list itself is logged too
+                continue
+            keys = parts_of(path)
+            if keys is None:
+                return None
+            out.append((keys, copy.deepcopy(value)))
+        # Plain values at the top (the deal's language) reach rules unwrapped, so unlogged.
+        out.extend(((key,), deal.get(key)) for key in DEAL_ROOTS
+                   if not isinstance(deal.get(key), dict | list))
+        return tuple(out)
+
+
+# Verdicts and explanations of rules, by library and rule, with the inputs they read.
+_VERDICTS: Memo[tuple[bool, dict[str, Any]]] = Memo()
+
+
+def clear_caches() -> None:
+    """Forget the remembered verdicts (for tests and benchmarks)."""
+    _VERDICTS.clear()
+
+
 def _evaluate(library: Library, source: str, where: str, deal: dict[str, Any],
-              facts: dict[str, bool]) -> tuple[bool, AccessLog]:
-    log = AccessLog()
+              facts: dict[str, bool], now: Stamps) -> tuple[bool, AccessLog]:
+    """Evaluate a rule over a deal; reuse the verdict if nothing the rule read changed.
+
+    ``now`` are the stamps of the deal's top-level values (``memo.stamps``).
+    """
+    roots = {**deal, "facts": facts}
+    known = _VERDICTS.get((library, source), lambda dependency: lookup(roots, dependency[0]),
+                          now)
+    if known is not None:
+        explained = AccessLog()
+        explained.entries = dict(known[1])
+        return known[0], explained
+    value, log = _run_rule(library, source, where, deal, facts)
+    dependencies = log.dependencies(deal)
+    if dependencies is not None:
+        _VERDICTS.put((library, source), dependencies, (value, copy.deepcopy(log.entries)),
+                      now)
+    return value, log
+
+
+def _run_rule(library: Library, source: str, where: str, deal: dict[str, Any],
+              facts: dict[str, bool]) -> tuple[bool, _RuleLog]:
+    log = _RuleLog()
     context: dict[str, Any] = {k: _root(deal, k, log) for k in DEAL_ROOTS}
     context["facts"] = Record(dict(facts), "facts", log)
     context["EU"] = list(EU)
@@ -186,16 +248,21 @@ def _root(deal: dict[str, Any], key: str, log: AccessLog) -> Any:
 
 def evaluate_facts(library: Library, deal: dict[str, Any]) -> dict[str, bool]:
     """Evaluate the library's facts over a deal, in file order."""
-    return _facts_with_logs(library, deal)[0]
+    return _facts_with_logs(library, deal, _stamps(deal))[0]
 
 
-def _facts_with_logs(library: Library, deal: dict[str, Any]
+def _stamps(deal: dict[str, Any]) -> Stamps:
+    return stamps({key: deal.get(key) for key in DEAL_ROOTS})
+
+
+def _facts_with_logs(library: Library, deal: dict[str, Any], now: Stamps
                      ) -> tuple[dict[str, bool], dict[str, AccessLog]]:
     facts: dict[str, bool] = {}
     logs: dict[str, AccessLog] = {}
     for fact in library.facts:
         where = f"clauses/facts.toml [{fact.name}]"
-        facts[fact.name], logs[fact.name] = _evaluate(library, fact.rule, where, deal, facts)
+        facts[fact.name], logs[fact.name] = _evaluate(library, fact.rule, where, deal, facts,
+                                                      now)
     return facts, logs
 
 
@@ -254,12 +321,13 @@ def _rules_digest(checks: list[tuple[str, str]], known: frozenset[str]) -> str:
 
 def select(library: Library, deal: dict[str, Any]) -> Selection:
     """Decide, for every clause module, whether the deal includes it and why."""
-    facts, fact_logs = _facts_with_logs(library, deal)
+    now = _stamps(deal)
+    facts, fact_logs = _facts_with_logs(library, deal, now)
     included: dict[str, bool] = {}
     reasons: dict[str, str] = {}
     for module in library.modules:
         where = library.rel(module.meta_path)
-        holds, log = _evaluate(library, module.include, where, deal, facts)
+        holds, log = _evaluate(library, module.include, where, deal, facts, now)
         included[module.id] = holds
         if module.include.strip() == "true":
             reasons[module.id] = "always included"

@@ -15,11 +15,11 @@ from conftest import REPO, load_example
 from hypothesis import HealthCheck, Phase, given, settings
 from strategies import deals
 
-from contractgen import dealsheet, render
+from contractgen import dealsheet, render, rules
 from contractgen import model as m
 from contractgen.library import load_library
 from contractgen.mdtree import parse
-from contractgen.memo import MISSING, SIZE, DependencyLog, RenderMemo, lookup, same
+from contractgen.memo import MISSING, SIZE, DependencyLog, Memo, lookup, same
 from contractgen.rules import select
 from contractgen.sandbox import Record, unwrap, wrap
 from contractgen.variants import generate
@@ -54,6 +54,24 @@ def test_an_edit_session_gives_the_documents_of_fresh_renders(
     warm = [_document(data, language) for data in session]
     for data, document in zip(session, warm, strict=True):
         assert document == _fresh(data, language)
+
+
+def test_selections_in_an_edit_session_match_fresh_ones(
+        edit_session: list[dict[str, Any]]) -> None:
+    library = load_library(REPO)
+    schema = dealsheet.load_schema(REPO)
+    deals = [dealsheet.normalise(copy.deepcopy(data), schema) for data in edit_session]
+
+    def verdicts(deal: dict[str, Any]) -> list[Any]:
+        selection = select(library, deal)
+        return [*((d.module.id, d.included, d.reason) for d in selection.decisions),
+                sorted(selection.facts.items())]
+
+    rules.clear_caches()
+    warm = [verdicts(deal) for deal in deals]
+    for deal, seen in zip(deals, warm, strict=True):
+        rules.clear_caches()
+        assert verdicts(deal) == seen
 
 
 def test_a_rerender_of_the_same_deal_reuses_every_template() -> None:
@@ -150,7 +168,7 @@ def test_values_are_the_same_only_with_the_same_types() -> None:
 
 
 def test_the_memo_is_bounded_and_keeps_recent_variants() -> None:
-    memo = RenderMemo(keys=2, variants=2)
+    memo = Memo[str](keys=2, variants=2)
     value = {"v": 1}
 
     def current(dependency: Any) -> Any:
