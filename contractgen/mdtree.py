@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from markdown_it import MarkdownIt
-from markdown_it.tree import SyntaxTreeNode
+from markdown_it.token import Token
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 
@@ -64,13 +64,30 @@ def clear_cache() -> None:
 
 @lru_cache(maxsize=16384)
 def _parse_chunk(markdown: str) -> MdNode:
-    return _build(SyntaxTreeNode(_MARKDOWN.parse(markdown)))
+    return MdNode("root", "", (), "", _nodes(_MARKDOWN.parse(markdown)))
 
 
-def _build(node: SyntaxTreeNode) -> MdNode:
-    children = tuple(_build(c) for c in node.children)
-    if node.is_root:
-        return MdNode("root", "", (), "", children)
-    content = node.content if node.type in ("text", "code_inline") else ""
-    attrs = tuple((str(k), str(v)) for k, v in node.attrs.items())
-    return MdNode(node.type, node.tag, attrs, content, children)
+def _nodes(tokens: list[Token]) -> tuple[MdNode, ...]:
+    """Nest a token stream as markdown-it-py's ``SyntaxTreeNode`` does: an ``x_open`` ...
+    ``x_close`` pair is one ``x`` node (tag and attributes of the opening token), and an
+    inline token holds its children."""
+    levels: list[list[MdNode]] = [[]]
+    opened: list[Token] = []
+    for token in tokens:
+        if token.nesting == 1:
+            opened.append(token)
+            levels.append([])
+        elif token.nesting == -1:
+            start = opened.pop()
+            children = tuple(levels.pop())
+            levels[-1].append(MdNode(start.type.removesuffix("_open"), start.tag,
+                                     _attrs(start), "", children))
+        else:
+            content = token.content if token.type in ("text", "code_inline") else ""
+            children = _nodes(token.children) if token.children else ()
+            levels[-1].append(MdNode(token.type, token.tag, _attrs(token), content, children))
+    return tuple(levels[0])
+
+
+def _attrs(token: Token) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in token.attrs.items()) if token.attrs else ()

@@ -218,22 +218,51 @@ def test_a_build_is_numbered_from_where_it_stands() -> None:
             f"{clause}.1", f"{clause}.2"]
 
 
-def test_chunked_parsing_gives_the_tree_of_the_whole_text() -> None:
-    text = ("Intro paragraph.\n\n1. One.\n\n   (a) nested text\n\n2. Two.\n\n"
-            "| A | B |\n|---|---|\n| 1 | 2 |\n\nClosing *words*.\n")
+def _reference_tree(text: str) -> Any:
+    """The tree of a whole text through markdown-it-py's own SyntaxTreeNode."""
     from markdown_it import MarkdownIt
     from markdown_it.tree import SyntaxTreeNode
 
-    from contractgen.mdtree import _build
+    def convert(node: SyntaxTreeNode) -> Any:
+        children = tuple(convert(c) for c in node.children)
+        if node.is_root:
+            return ("root", "", (), "", children)
+        content = node.content if node.type in ("text", "code_inline") else ""
+        attrs = tuple((str(k), str(v)) for k, v in node.attrs.items())
+        return (node.type, node.tag, attrs, content, children)
 
-    whole = _build(SyntaxTreeNode(
-        MarkdownIt("commonmark", {"html": False}).enable("table").parse(text)))
-    chunked = parse(text)
-    # The same blocks in the same order (a loose list may come back as one list per item).
-    def flat(node: Any) -> list[tuple[str, str]]:
-        out = [(node.type, node.content)]
-        for child in node.children:
-            out.extend(flat(child))
-        return [x for x in out if x[0] not in ("ordered_list", "bullet_list")]
+    parser = MarkdownIt("commonmark", {"html": False}).enable("table")
+    return convert(SyntaxTreeNode(parser.parse(text)))
 
-    assert flat(chunked) == flat(whole)
+
+def _tuples(node: Any) -> Any:
+    return (node.type, node.tag, node.attrs, node.content,
+            tuple(_tuples(c) for c in node.children))
+
+
+def _without_lists(tree: Any) -> list[Any]:
+    """Every node but list containers, in order (a loose list may come back as one list
+    per item when a text is parsed in chunks)."""
+    kind, tag, attrs, content, children = tree
+    out = [] if kind in ("ordered_list", "bullet_list", "root") else [(kind, tag, attrs, content)]
+    for child in children:
+        out.extend(_without_lists(child))
+    return out
+
+
+TEXT = ("Intro paragraph with a [](#cg-ref:services) and “[Term](#cg-term)”.\n\n"
+        "1. [](#cg-anchor:one)One.\n\n   (a) nested *text*\n\n"
+        "   - a bullet\n   - another\n\n2. Two \\* escaped.\n\n"
+        "## A heading\n\n| A | B |\n|---|---|\n| 1 | **2** |\n\nClosing *words*.\n")
+
+
+def test_parsing_in_chunks_gives_the_nodes_of_the_whole_text() -> None:
+    assert _without_lists(_tuples(parse(TEXT))) == _without_lists(_reference_tree(TEXT))
+
+
+def test_a_chunk_parses_to_markdown_it_pys_own_tree() -> None:
+    from contractgen.mdtree import _CUT
+
+    for chunk in _CUT.split(TEXT):
+        tree = _tuples(parse(chunk))
+        assert tree == _reference_tree(chunk)
