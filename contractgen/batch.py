@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contractgen.errors import ContractgenError
+from contractgen.pipeline import save_caches
 
 EXIT_INTERNAL = 1
 
@@ -65,6 +66,7 @@ def default_jobs() -> int:
 
 def _warm(root: Path | None) -> None:
     """Import the pipeline, load the library and compile its templates, once per process."""
+    from contractgen import mdtree
     from contractgen.pipeline import open_library
     from contractgen.sandbox import environment
     from contractgen.writers import word  # noqa: F401  (imported here, not per deal)
@@ -73,6 +75,7 @@ def _warm(root: Path | None) -> None:
         library = open_library(root)
     except ContractgenError:
         return  # reported per deal by run_job
+    mdtree.preload()
     env = environment(library.root)
     for module in library.modules:
         for language in module.titles:
@@ -88,6 +91,7 @@ def render_many(jobs: list[Job], workers: int) -> Iterator[Outcome]:
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield run_job(job)
+        save_caches()
         return
     root = jobs[0].root
     _warm(root)  # forked workers start with the library loaded and its templates compiled

@@ -159,10 +159,11 @@ def render(ctx: click.Context, deals: tuple[Path, ...], out_dir: Path,
         raise OutputError(f"several deal sheets are named {', '.join(clash)}; their outputs "
                           "would overwrite each other")
     if len(deals) == 1:
-        from contractgen.pipeline import render_to_directory
+        from contractgen.pipeline import render_to_directory, save_caches
 
         for target in render_to_directory(deals[0], out_dir, chosen, lang, force, _root(ctx)):
             click.echo(str(target))
+        save_caches()
         return
     from contractgen.batch import Job, default_jobs, render_many
 

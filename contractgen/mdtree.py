@@ -7,6 +7,11 @@ followed by a line that starts in the first column (a new paragraph, list item, 
 table, which no earlier block can continue), and each chunk is parsed once. When a contract
 is rendered again after a change to the deal, only the paragraphs whose text changed are
 parsed again.
+
+Between runs, the trees of the chunks parsed are kept in the user's cache folder (the
+``markdown`` entry, valid for the same markdown-it-py and contractgen code): most of a
+contract's text is the library's own, so a later run, even for another deal, parses only
+the chunks it has not seen. ``save`` writes the entry; the CLI calls it after a render.
 """
 
 from __future__ import annotations
@@ -14,9 +19,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
+import markdown_it
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+
+from contractgen.cache import code_stamp, read_entry, write_entry
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 
@@ -57,14 +66,74 @@ def parse(markdown: str) -> MdNode:
 
 
 def clear_cache() -> None:
-    """Forget every parsed text."""
+    """Forget every parsed text held in this process (the entry on disk stays)."""
     parse.cache_clear()
     _parse_chunk.cache_clear()
+    _STORE.loaded, _STORE.fresh, _STORE.used = None, {}, set()
 
 
 @lru_cache(maxsize=16384)
 def _parse_chunk(markdown: str) -> MdNode:
-    return MdNode("root", "", (), "", _nodes(_MARKDOWN.parse(markdown)))
+    stored = _stored().get(markdown)
+    if stored is not None:
+        _STORE.used.add(markdown)
+        return _from_tuple(stored)
+    node = MdNode("root", "", (), "", _nodes(_MARKDOWN.parse(markdown)))
+    _STORE.fresh[markdown] = _to_tuple(node)
+    return node
+
+
+# --- the trees of earlier runs ----------------------------------------------------------
+
+_Tuple = tuple[str, str, tuple[tuple[str, str], ...], str, tuple[Any, ...]]
+_ENTRY = "markdown"
+_LIMIT = 3_000  # chunks kept (about 10 MB in memory); beyond that, those this process used
+
+
+class _STORE:  # noqa: N801  (a namespace)
+    loaded: dict[str, _Tuple] | None = None
+    fresh: dict[str, _Tuple] = {}
+    used: set[str] = set()
+
+
+def _stamp() -> tuple[str, str]:
+    return code_stamp(), markdown_it.__version__
+
+
+def _stored() -> dict[str, _Tuple]:
+    if _STORE.loaded is None:
+        entry = read_entry(_ENTRY, _ENTRY)
+        valid = (isinstance(entry, tuple) and len(entry) == 2 and entry[0] == _stamp()
+                 and isinstance(entry[1], dict))
+        _STORE.loaded = entry[1] if valid else {}
+    return _STORE.loaded
+
+
+def preload() -> None:
+    """Read the cache entry now (a batch parent, so that forked workers share it)."""
+    _stored()
+
+
+def save() -> None:
+    """Add the chunks parsed in this process to the cache entry (if any were new)."""
+    if not _STORE.fresh:
+        return
+    trees = {**_stored(), **_STORE.fresh}
+    if len(trees) > _LIMIT:
+        keep = _STORE.used | _STORE.fresh.keys()
+        trees = {text: tree for text, tree in trees.items() if text in keep}
+    write_entry(_ENTRY, _ENTRY, (_stamp(), trees))
+    _STORE.loaded, _STORE.fresh = trees, {}
+
+
+def _to_tuple(node: MdNode) -> _Tuple:
+    return (node.type, node.tag, node.attrs, node.content,
+            tuple(_to_tuple(child) for child in node.children))
+
+
+def _from_tuple(data: _Tuple) -> MdNode:
+    kind, tag, attrs, content, children = data
+    return MdNode(kind, tag, attrs, content, tuple(_from_tuple(child) for child in children))
 
 
 def _nodes(tokens: list[Token]) -> tuple[MdNode, ...]:

@@ -96,3 +96,10 @@ def clear_caches() -> None:
     render.clear_caches()
     markdown.clear_caches()
     word.clear_caches()
+
+
+def save_caches() -> None:
+    """Keep what this process parsed for later runs (the user's cache folder)."""
+    from contractgen import mdtree
+
+    mdtree.save()
