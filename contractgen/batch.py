@@ -69,7 +69,7 @@ def _warm(root: Path | None) -> None:
     from contractgen import mdtree
     from contractgen.pipeline import open_library
     from contractgen.sandbox import environment
-    from contractgen.writers import word  # noqa: F401  (imported here, not per deal)
+    from contractgen.writers import markdown, word  # noqa: F401  (imported once, here)
 
     try:
         library = open_library(root)

@@ -1,13 +1,16 @@
 """The user's cache folder for contractgen: work that a cold start would otherwise redo.
 
-Three kinds of entry live there, each in its own sub-folder:
+Five kinds of entry live there, each in its own sub-folder:
 
 * ``jinja-*``: compiled templates (Jinja's byte-code cache), keyed by each template's text;
 * ``library``: the parsed TOML files of a clause library (see ``library.load_library``),
   one entry per library folder, each file's table keyed by its path, size and modification
   time;
 * ``rules``: a stamp saying that a library's rules passed ``rules.check_rules``, keyed by
-  a digest of the rules, the deal schema's fields, Jinja's version and contractgen's code.
+  a digest of the rules, the deal schema's fields, Jinja's version and contractgen's code;
+* ``markdown``: the parsed trees of Markdown chunks (see ``mdtree``), keyed by their text;
+* ``word``: the Word package without its body, as python-docx builds it for one set of
+  document metadata (see ``writers.word``).
 
 Caches never change an output or a message: an entry is only ever a result that the code
 would compute again from the same inputs, and anything unreadable is a miss.
@@ -92,10 +95,10 @@ def code_stamp() -> str:
 
     parts = [sys.version, __version__]
     package = Path(__file__).parent
-    for path in sorted(package.glob("*.py")):
+    for path in sorted(package.rglob("*.py")):
         try:
             stat = path.stat()
         except OSError:
             continue
-        parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+        parts.append(f"{path.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}")
     return entry_name(*parts)

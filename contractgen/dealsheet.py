@@ -399,7 +399,7 @@ def _section_findings(validator: Draft202012Validator, schema: dict[str, Any], k
         errors.append(error)
     findings = list(_findings(errors, schema, data))
     _SECTIONS[memo] = (validator, findings)
-    while len(_SECTIONS) > 256:
+    while len(_SECTIONS) > 64:
         _SECTIONS.popitem(last=False)
     return findings
 

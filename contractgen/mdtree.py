@@ -54,7 +54,7 @@ _CUT = re.compile(r"\n\n+(?=\S)")
 _REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:", re.MULTILINE)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=200)
 def parse(markdown: str) -> MdNode:
     """Return the tree of a Markdown text: its chunks' blocks, in order, under one root."""
     if _REFERENCE_DEFINITION.search(markdown):
@@ -69,30 +69,30 @@ def clear_cache() -> None:
     """Forget every parsed text held in this process (the entry on disk stays)."""
     parse.cache_clear()
     _parse_chunk.cache_clear()
-    _STORE.loaded, _STORE.fresh, _STORE.used = None, {}, set()
+    _STORE.loaded, _STORE.fresh, _STORE.used = None, set(), set()
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=1200)
 def _parse_chunk(markdown: str) -> MdNode:
     stored = _stored().get(markdown)
     if stored is not None:
         _STORE.used.add(markdown)
         return _from_tuple(stored)
-    node = MdNode("root", "", (), "", _nodes(_MARKDOWN.parse(markdown)))
-    _STORE.fresh[markdown] = _to_tuple(node)
-    return node
+    if len(_STORE.fresh) < _LIMIT:
+        _STORE.fresh.add(markdown)
+    return MdNode("root", "", (), "", _nodes(_MARKDOWN.parse(markdown)))
 
 
 # --- the trees of earlier runs ----------------------------------------------------------
 
 _Tuple = tuple[str, str, tuple[tuple[str, str], ...], str, tuple[Any, ...]]
 _ENTRY = "markdown"
-_LIMIT = 3_000  # chunks kept (about 10 MB in memory); beyond that, those this process used
+_LIMIT = 1_500  # chunks kept (a few MB); beyond that, only those this process used
 
 
 class _STORE:  # noqa: N801  (a namespace)
     loaded: dict[str, _Tuple] | None = None
-    fresh: dict[str, _Tuple] = {}
+    fresh: set[str] = set()  # parsed in this process; their trees are taken when saving
     used: set[str] = set()
 
 
@@ -118,12 +118,13 @@ def save() -> None:
     """Add the chunks parsed in this process to the cache entry (if any were new)."""
     if not _STORE.fresh:
         return
-    trees = {**_stored(), **_STORE.fresh}
+    fresh = {text: _to_tuple(_parse_chunk(text)) for text in sorted(_STORE.fresh)}
+    trees = {**_stored(), **fresh}
     if len(trees) > _LIMIT:
-        keep = _STORE.used | _STORE.fresh.keys()
+        keep = _STORE.used | fresh.keys()
         trees = {text: tree for text, tree in trees.items() if text in keep}
     write_entry(_ENTRY, _ENTRY, (_stamp(), trees))
-    _STORE.loaded, _STORE.fresh = trees, {}
+    _STORE.loaded, _STORE.fresh = trees, set()
 
 
 def _to_tuple(node: MdNode) -> _Tuple:

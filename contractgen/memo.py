@@ -157,7 +157,7 @@ def stamps(roots: dict[str, Any]) -> Stamps:
         text = json.dumps(value, ensure_ascii=False)
         number = _TEXT_NUMBERS.get(text)
         if number is None:
-            if len(_TEXT_NUMBERS) > 4096:
+            if len(_TEXT_NUMBERS) > 64:
                 _TEXT_NUMBERS.clear()
             number = _TEXT_NUMBERS[text] = next(_NEXT_NUMBER)
         out[name] = number

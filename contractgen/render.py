@@ -47,7 +47,7 @@ from contractgen.sandbox import (
 _PLACEHOLDERS = ("toc", "clauses", "signatures", "schedules")
 
 # Template outputs of this process, reused while nothing a template read has changed.
-_MEMO = Memo[str]()
+_MEMO = Memo[str](keys=512, variants=2)
 _OPTIONAL_MARKERS = ("page_break",)
 
 
@@ -114,7 +114,7 @@ class _Built:
 # Blocks built from a tree in a given numbering position, reused while the tree is the same
 # object (parsed trees are cached per text, so the same text gives the same object).
 _BUILT: OrderedDict[tuple[Any, ...], _Built] = OrderedDict()
-_BUILT_SIZE = 4096
+_BUILT_SIZE = 200  # two contracts or so
 
 
 class _Builder:
@@ -658,7 +658,7 @@ def _refs(block: m.Block) -> _Refs:
         case _:
             runs = []
     targets = tuple(run.target for run in runs if isinstance(run, m.Ref))
-    if len(_REFS) > 50_000:
+    if len(_REFS) > 2_500:  # two contracts or so
         _REFS.clear()
     _REFS[id(block)] = found = _Refs(block, targets)
     return found

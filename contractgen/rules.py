@@ -189,7 +189,7 @@ class _RuleLog(AccessLog):
 
 
 # Verdicts and explanations of rules, by library and rule, with the inputs they read.
-_VERDICTS: Memo[tuple[bool, dict[str, Any]]] = Memo()
+_VERDICTS: Memo[tuple[bool, dict[str, Any]]] = Memo(keys=1024, variants=2)
 
 
 def clear_caches() -> None:

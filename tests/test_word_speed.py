@@ -1,9 +1,10 @@
 """The Word writer's caches and its own zip writer never change the output.
 
-``write_docx`` caches the package skeleton (by metadata and number of schedule lists), each
-block's XML (by the block and the state it is written in) and the blocks of the last document
-(by identity). The tests compare writes with warm caches with writes without any cache, for
-documents that differ from the one written before in the ways state can leak between blocks.
+``write_docx`` caches the package skeleton (by metadata and number of schedule lists, in the
+process and in the cache folder: see test_word_cache.py), each block's XML (by the block and
+the state it is written in) and the blocks of the last document (by identity). The tests
+compare writes with warm caches with writes without any cache, for documents that differ
+from the one written before in the ways state can leak between blocks.
 """
 
 from __future__ import annotations
@@ -27,14 +28,15 @@ from contractgen.model import (
     Table,
     Text,
 )
-from contractgen.writers import word
+from contractgen.writers import word, word_package
 from contractgen.writers.word import write_docx
 
 
 def uncached(doc: Document) -> bytes:
     """Write ``doc`` without any of the writer's caches."""
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("_skeleton", "_block_parts", "_plain_runs_xml"):
+        patch.setattr(word, "_skeleton", word_package.build_skeleton)
+        for name in ("_block_parts", "_plain_runs_xml"):
             patch.setattr(word, name, getattr(word, name).__wrapped__)
         patch.setattr(word._LastDocument, "written", (None, {}))
         return write_docx(doc)

@@ -98,7 +98,7 @@ def clear_caches() -> None:
     block_markdown.cache_clear()
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1500)
 def block_markdown(block: m.Block) -> str | None:
     """Render one block as Markdown (None for blocks with no Markdown form).
 
