@@ -22,7 +22,7 @@ import json
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
@@ -201,8 +201,11 @@ class Memo(Generic[T]):
                                               for name, number in entry.stamp)
             check = entry.unstamped if stamped else entry.dependencies
             if all(same(current(dep), dep[1]) for dep in check):
-                if index:
-                    entries.insert(0, entries.pop(index))
+                if not stamped and now is not None:  # valid for these values too: say so
+                    entry = replace(entry, stamp=tuple((name, now[name])
+                                                       for name, _ in entry.stamp))
+                entries.pop(index)
+                entries.insert(0, entry)
                 self._store.move_to_end(key)
                 return entry.result
         return None

@@ -356,7 +356,7 @@ def _run_xml(text: str, bold: bool = False, italic: bool = False) -> str:
     return f"<w:r>{f'<w:rPr>{props}</w:rPr>' if props else ''}{inner}</w:r>"
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2500)
 def _plain_runs_xml(runs: Runs) -> str:
     """Return the XML of runs without cross-references (immutable values: cached, so the
     unchanged paragraphs of a contract rendered again are not written again)."""
@@ -553,7 +553,7 @@ def _fill_ids(parts: tuple[str, ...], first_id: int) -> str:
     return "".join(pieces)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2500)
 def _block_parts(
     block: Block,
     page_break: bool,
