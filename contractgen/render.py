@@ -530,7 +530,7 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
                    sections: list[ClauseModule]) -> list[tuple[str, list[m.Block]]]:
     """Render a clause or schedule (with its sections); return (module id, blocks) pieces."""
     lang = renderer.language
-    where = renderer.library.rel(module.template_path(lang))
+    where = module.template_name(lang)  # the template's path in the library
     title = (m.Text(module.title(lang)),)
     number_of = state.clause_count + 1 if module.kind == "clause" else state.schedule_count + 1
     number = str(number_of)
@@ -554,7 +554,7 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
     pieces: list[tuple[str, list[m.Block]]] = [(module.id, [heading, *body])]
     for section in sections:
         state.targets[section.id] = target
-        builder.where = renderer.library.rel(section.template_path(lang))
+        builder.where = section.template_name(lang)
         builder.owner = section.id
         builder.blocks = [m.Heading(2, (m.Text(section.title(lang)),))]
         text = renderer.render(section.template_name(lang), builder.where)

@@ -96,6 +96,18 @@ def _toc(block: m.TableOfContents) -> str:
 def clear_caches() -> None:
     """Forget the cached Markdown of blocks (for benchmarks and tests)."""
     block_markdown.cache_clear()
+    _Last.written = {}
+
+
+class _Last:
+    """The Markdown of the last document's blocks, by block object.
+
+    Most blocks of a contract rendered again are the very same objects; finding them by
+    ``id`` skips hashing them (deeply) for ``block_markdown``'s cache. The entries hold
+    their blocks, so no other object can have their ids while they are here.
+    """
+
+    written: dict[int, tuple[m.Block, str | None]] = {}
 
 
 @lru_cache(maxsize=1500)
@@ -137,8 +149,11 @@ def write_markdown(doc: m.Document) -> str:
     """Render a Document as Markdown text."""
     chunks: list[str] = []
     previous: m.Block | None = None
+    last, seen = _Last.written, {}
     for block in doc.blocks:
-        text = block_markdown(block)
+        known = last.get(id(block))
+        text = known[1] if known is not None and known[0] is block else block_markdown(block)
+        seen[id(block)] = (block, text)
         if text is None:
             continue
         if isinstance(block, m.BulletItem) and isinstance(previous, m.BulletItem):
@@ -146,4 +161,5 @@ def write_markdown(doc: m.Document) -> str:
         else:
             chunks.append(text)
         previous = block
+    _Last.written = seen
     return "\n\n".join(chunks) + "\n"
