@@ -102,3 +102,21 @@ def code_stamp() -> str:
             continue
         parts.append(f"{path.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}")
     return entry_name(*parts)
+
+
+def package_stamp(*packages: str) -> tuple[str, ...]:
+    """Return a stamp of installed packages without importing them: the size and
+    modification time of each one's ``__init__.py`` (a new version changes it)."""
+    import importlib.util
+
+    stamps = []
+    for package in packages:
+        spec = importlib.util.find_spec(package)
+        origin = spec.origin if spec is not None and spec.origin else package
+        try:
+            stat = os.stat(origin)
+        except OSError:
+            stamps.append(f"{package}:missing")
+            continue
+        stamps.append(f"{package}:{stat.st_size}:{stat.st_mtime_ns}")
+    return tuple(stamps)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import time
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -116,6 +115,8 @@ def _relative(root: Path, path: Path) -> str:
 
 
 def _read_toml(path: Path, root: Path) -> dict[str, Any]:
+    import tomllib  # only when a file is not in the cache folder
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)

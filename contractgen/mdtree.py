@@ -19,15 +19,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import markdown_it
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+from contractgen.cache import code_stamp, package_stamp, read_entry, write_entry
 
-from contractgen.cache import code_stamp, read_entry, write_entry
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
-_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    """The parser, made on the first text not found in the cache (markdown-it-py is
+    imported then: a run whose chunks are all cached does not need it)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +87,7 @@ def _parse_chunk(markdown: str) -> MdNode:
         return _from_tuple(stored)
     if len(_STORE.fresh) < _LIMIT:
         _STORE.fresh.add(markdown)
-    return MdNode("root", "", (), "", _nodes(_MARKDOWN.parse(markdown)))
+    return MdNode("root", "", (), "", _nodes(_markdown().parse(markdown)))
 
 
 # --- the trees of earlier runs ----------------------------------------------------------
@@ -96,8 +103,8 @@ class _STORE:  # noqa: N801  (a namespace)
     used: set[str] = set()
 
 
-def _stamp() -> tuple[str, str]:
-    return code_stamp(), markdown_it.__version__
+def _stamp() -> tuple[str, ...]:
+    return (code_stamp(), *package_stamp("markdown_it"))
 
 
 def _stored() -> dict[str, _Tuple]:

@@ -31,7 +31,7 @@ def _no_parser(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         asked.append(text)
         raise AssertionError("parsed again")
 
-    monkeypatch.setattr(mdtree._MARKDOWN, "parse", refuse)
+    monkeypatch.setattr(mdtree._markdown(), "parse", refuse)
     return asked
 
 
@@ -66,8 +66,8 @@ def test_an_entry_from_other_code_is_not_used(folder: Path,
     mdtree.clear_cache()
     monkeypatch.setattr(mdtree, "_stamp", lambda: ("other code", "0"))
     parsed: list[str] = []
-    original = mdtree._MARKDOWN.parse
-    monkeypatch.setattr(mdtree._MARKDOWN, "parse",
+    original = mdtree._markdown().parse
+    monkeypatch.setattr(mdtree._markdown(), "parse",
                         lambda text, env=None: parsed.append(text) or original(text, env))
     mdtree.parse(TEXT)
     assert parsed  # parsed afresh
@@ -112,3 +112,29 @@ def test_a_render_saves_its_chunks_through_the_cli(folder: Path) -> None:
     assert result.exit_code == 0, result.output
     mdtree.clear_cache()
     assert len(mdtree._stored()) > 100
+
+
+def test_a_run_with_warm_caches_needs_neither_markdown_it_nor_python_docx(
+        folder: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from conftest import NORTHWIND, REPO
+
+    env = {**os.environ, "CONTRACTGEN_CACHE_DIR": str(folder)}
+    render = [sys.executable, "-m", "contractgen", "render", str(NORTHWIND), "-o",
+              str(folder / "out"), "--force"]
+    subprocess.run(render, check=True, capture_output=True, env=env, cwd=REPO)
+    probe = (
+        "import sys; from pathlib import Path; "
+        "from contractgen.pipeline import render_to_directory; "
+        f"render_to_directory(Path({str(NORTHWIND)!r}), Path({str(folder / 'again')!r}), "
+        "('docx', 'md')); "
+        "print(sorted(m for m in ('markdown_it', 'docx', 'lxml') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
+                            text=True, env=env, cwd=REPO)
+    assert result.stdout.strip() == "[]"
+    assert (folder / "again" / "northwind-bpo.docx").read_bytes() == (
+        folder / "out" / "northwind-bpo.docx").read_bytes()

@@ -19,7 +19,6 @@ a skeleton has to be built, so a warm run never imports python-docx or lxml.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import struct
@@ -30,7 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, assert_never
 
-from contractgen.cache import code_stamp, entry_name, read_entry, write_entry
+from contractgen.cache import code_stamp, entry_name, package_stamp, read_entry, write_entry
 from contractgen.model import (
     Block,
     BulletItem,
@@ -192,10 +191,7 @@ def _skeleton_stamp() -> tuple[str, ...]:
     """
     here = Path(__file__)
     files = [str(here), str(here.with_name("word_package.py"))]
-    for package in ("docx", "lxml"):
-        spec = importlib.util.find_spec(package)
-        files.append(spec.origin if spec is not None and spec.origin else package)
-    return (code_stamp(), *map(_file_stamp, files))
+    return (code_stamp(), *map(_file_stamp, files), *package_stamp("docx", "lxml"))
 
 
 def _file_stamp(path: str) -> str:
