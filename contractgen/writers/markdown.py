@@ -7,6 +7,7 @@ so a deal value such as ``*Acme* [UK]`` renders literally.
 
 from __future__ import annotations
 
+import operator
 import re
 from functools import lru_cache
 from typing import assert_never
@@ -97,6 +98,7 @@ def clear_caches() -> None:
     """Forget the cached Markdown of blocks (for benchmarks and tests)."""
     block_markdown.cache_clear()
     _Last.written = {}
+    _Last.document = None
 
 
 class _Last:
@@ -108,6 +110,7 @@ class _Last:
     """
 
     written: dict[int, tuple[m.Block, str | None]] = {}
+    document: tuple[tuple[m.Block, ...], str] | None = None  # the last blocks and their text
 
 
 @lru_cache(maxsize=1500)
@@ -147,6 +150,8 @@ def block_markdown(block: m.Block) -> str | None:
 
 def write_markdown(doc: m.Document) -> str:
     """Render a Document as Markdown text."""
+    if _Last.document is not None and _same_objects(_Last.document[0], doc.blocks):
+        return _Last.document[1]  # the very same blocks: the same text
     chunks: list[str] = []
     previous: m.Block | None = None
     last, seen = _Last.written, {}
@@ -162,4 +167,10 @@ def write_markdown(doc: m.Document) -> str:
             chunks.append(text)
         previous = block
     _Last.written = seen
-    return "\n\n".join(chunks) + "\n"
+    text = "\n\n".join(chunks) + "\n"
+    _Last.document = (doc.blocks, text)
+    return text
+
+
+def _same_objects(a: tuple[m.Block, ...], b: tuple[m.Block, ...]) -> bool:
+    return len(a) == len(b) and all(map(operator.is_, a, b))

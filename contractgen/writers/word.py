@@ -19,6 +19,7 @@ a skeleton has to be built, so a warm run never imports python-docx or lxml.
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 import struct
@@ -99,9 +100,25 @@ def write_docx(doc: Document) -> bytes:
     """
     schedule_nums = _schedule_instances(doc)
     skeleton = _skeleton(doc.meta, len(schedule_nums))
-    body = _body_xml(doc, schedule_nums, skeleton.style_ids)
-    main = _deflate(skeleton.main_name, skeleton.main_head + body + skeleton.main_tail)
+    last = _LastMain.written
+    if last is not None and last[0] is skeleton and _same_objects(last[1], doc.blocks):
+        main = last[2]  # the very same blocks in the same package: the same main part
+    else:
+        body = _body_xml(doc, schedule_nums, skeleton.style_ids)
+        main = _deflate(skeleton.main_name, skeleton.main_head + body + skeleton.main_tail)
+        _LastMain.written = (skeleton, doc.blocks, main)
     return _zip((*skeleton.before, main, *skeleton.after))
+
+
+class _LastMain:
+    """The last main part written: its skeleton, its blocks and the deflated member."""
+
+    written: tuple[_Skeleton, tuple[Block, ...], _Member] | None = None
+
+
+def _same_objects(a: tuple[Block, ...], b: tuple[Block, ...]) -> bool:
+    """Whether two block sequences hold the very same objects (blocks are immutable)."""
+    return len(a) == len(b) and all(map(operator.is_, a, b))
 
 
 def clear_caches() -> None:
@@ -111,6 +128,7 @@ def clear_caches() -> None:
     _block_parts.cache_clear()
     _plain_runs_xml.cache_clear()
     _LastDocument.written = (None, {})
+    _LastMain.written = None
 
 
 # --------------------------------------------------------------------------- package
