@@ -7,7 +7,6 @@ so a deal value such as ``*Acme* [UK]`` renders literally.
 
 from __future__ import annotations
 
-import operator
 import re
 from functools import lru_cache
 from typing import assert_never
@@ -151,7 +150,7 @@ def block_markdown(block: m.Block) -> str | None:
 def write_markdown(doc: m.Document) -> str:
     """Render a Document as Markdown text."""
     if _Last.document is not None and _same_objects(_Last.document[0], doc.blocks):
-        return _Last.document[1]  # the very same blocks: the same text
+        return _Last.document[1]  # the same blocks: the same text
     chunks: list[str] = []
     previous: m.Block | None = None
     last, seen = _Last.written, {}
@@ -173,4 +172,5 @@ def write_markdown(doc: m.Document) -> str:
 
 
 def _same_objects(a: tuple[m.Block, ...], b: tuple[m.Block, ...]) -> bool:
-    return len(a) == len(b) and all(map(operator.is_, a, b))
+    """Whether two block sequences are equal (most blocks are the very same objects)."""
+    return len(a) == len(b) and all(x is y or x == y for x, y in zip(a, b, strict=True))

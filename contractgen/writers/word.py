@@ -19,7 +19,6 @@ a skeleton has to be built, so a warm run never imports python-docx or lxml.
 
 from __future__ import annotations
 
-import operator
 import os
 import re
 import struct
@@ -102,7 +101,7 @@ def write_docx(doc: Document) -> bytes:
     skeleton = _skeleton(doc.meta, len(schedule_nums))
     last = _LastMain.written
     if last is not None and last[0] is skeleton and _same_objects(last[1], doc.blocks):
-        main = last[2]  # the very same blocks in the same package: the same main part
+        main = last[2]  # the same blocks in the same package: the same main part
     else:
         body = _body_xml(doc, schedule_nums, skeleton.style_ids)
         main = _deflate(skeleton.main_name, skeleton.main_head + body + skeleton.main_tail)
@@ -117,8 +116,9 @@ class _LastMain:
 
 
 def _same_objects(a: tuple[Block, ...], b: tuple[Block, ...]) -> bool:
-    """Whether two block sequences hold the very same objects (blocks are immutable)."""
-    return len(a) == len(b) and all(map(operator.is_, a, b))
+    """Whether two block sequences are equal: most blocks of a contract rendered again are
+    the very same objects, so only the few others are compared field by field."""
+    return len(a) == len(b) and all(x is y or x == y for x, y in zip(a, b, strict=True))
 
 
 def clear_caches() -> None:
