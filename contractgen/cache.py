@@ -112,11 +112,14 @@ def package_stamp(*packages: str) -> tuple[str, ...]:
     stamps = []
     for package in packages:
         spec = importlib.util.find_spec(package)
-        origin = spec.origin if spec is not None and spec.origin else package
-        try:
-            stat = os.stat(origin)
-        except OSError:
-            stamps.append(f"{package}:missing")
-            continue
-        stamps.append(f"{package}:{stat.st_size}:{stat.st_mtime_ns}")
+        stamps.append(file_stamp(spec.origin if spec is not None and spec.origin else package))
     return tuple(stamps)
+
+
+def file_stamp(path: str) -> str:
+    """Return a file's path, size and modification time ("missing" if it cannot be read)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return f"{path}:missing"
+    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"

@@ -149,7 +149,7 @@ def block_markdown(block: m.Block) -> str | None:
 
 def write_markdown(doc: m.Document) -> str:
     """Render a Document as Markdown text."""
-    if _Last.document is not None and _same_objects(_Last.document[0], doc.blocks):
+    if _Last.document is not None and m.same_blocks(_Last.document[0], doc.blocks):
         return _Last.document[1]  # the same blocks: the same text
     chunks: list[str] = []
     previous: m.Block | None = None
@@ -170,7 +170,3 @@ def write_markdown(doc: m.Document) -> str:
     _Last.document = (doc.blocks, text)
     return text
 
-
-def _same_objects(a: tuple[m.Block, ...], b: tuple[m.Block, ...]) -> bool:
-    """Whether two block sequences are equal (most blocks are the very same objects)."""
-    return len(a) == len(b) and all(x is y or x == y for x, y in zip(a, b, strict=True))

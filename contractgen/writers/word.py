@@ -19,7 +19,6 @@ a skeleton has to be built, so a warm run never imports python-docx or lxml.
 
 from __future__ import annotations
 
-import os
 import re
 import struct
 import zlib
@@ -29,7 +28,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, assert_never
 
-from contractgen.cache import code_stamp, entry_name, package_stamp, read_entry, write_entry
+from contractgen.cache import (
+    code_stamp,
+    entry_name,
+    file_stamp,
+    package_stamp,
+    read_entry,
+    write_entry,
+)
 from contractgen.model import (
     Block,
     BulletItem,
@@ -51,6 +57,7 @@ from contractgen.model import (
     Text,
     Title,
     runs_text,
+    same_blocks,
 )
 
 STEP = 720  # twips (0.5 in) between the text positions of successive list levels
@@ -100,7 +107,7 @@ def write_docx(doc: Document) -> bytes:
     schedule_nums = _schedule_instances(doc)
     skeleton = _skeleton(doc.meta, len(schedule_nums))
     last = _LastMain.written
-    if last is not None and last[0] is skeleton and _same_objects(last[1], doc.blocks):
+    if last is not None and last[0] is skeleton and same_blocks(last[1], doc.blocks):
         main = last[2]  # the same blocks in the same package: the same main part
     else:
         body = _body_xml(doc, schedule_nums, skeleton.style_ids)
@@ -115,10 +122,6 @@ class _LastMain:
     written: tuple[_Skeleton, tuple[Block, ...], _Member] | None = None
 
 
-def _same_objects(a: tuple[Block, ...], b: tuple[Block, ...]) -> bool:
-    """Whether two block sequences are equal: most blocks of a contract rendered again are
-    the very same objects, so only the few others are compared field by field."""
-    return len(a) == len(b) and all(x is y or x == y for x, y in zip(a, b, strict=True))
 
 
 def clear_caches() -> None:
@@ -209,15 +212,7 @@ def _skeleton_stamp() -> tuple[str, ...]:
     """
     here = Path(__file__)
     files = [str(here), str(here.with_name("word_package.py"))]
-    return (code_stamp(), *map(_file_stamp, files), *package_stamp("docx", "lxml"))
-
-
-def _file_stamp(path: str) -> str:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return f"{path}:missing"
-    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+    return (code_stamp(), *map(file_stamp, files), *package_stamp("docx", "lxml"))
 
 
 @dataclass(frozen=True)
