@@ -602,7 +602,9 @@ def _resolve(blocks: list[m.Block], state: _State, where: Callable[[str], str]) 
 
     resolved: list[m.Block] = []
     for block in blocks:
-        refs = _refs(block)
+        refs = _REFS.get(id(block))
+        if refs is None or refs.block is not block:
+            refs = _refs(block)
         if not refs.targets:
             resolved.append(block)
             continue

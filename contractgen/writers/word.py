@@ -521,19 +521,19 @@ def _body_xml(doc: Document, schedule_nums: Mapping[int, int], style_ids: _Style
     after = ""  # the kind of the block above: "table", "bullet" or ""
     last: tuple[int, int, _State] | None = None
     for block in doc.blocks:
-        if isinstance(block, PageBreak):
+        kind = type(block)  # the model's block classes are final: no subclasses to miss
+        if kind is PageBreak:
             page_break, after = True, ""
             continue
-        if isinstance(block, SignatureBlock) and last is not None:
+        if kind is SignatureBlock and last is not None:
             index, first_id, state = last  # keep "IN WITNESS WHEREOF" with the signatures
             parts, _ = _block_parts(*state, True, schedule_bookmarks, style_ids)
             out[index] = _fill_ids(parts, first_id)
         num_id = 0
         if isinstance(block, NumberedPara) and block.scheme == "schedule":
             num_id = schedule_nums[block.list_instance]
-        is_table = isinstance(block, _TABLES)
-        block_width = width if is_table else 0
-        state = (block, page_break, after, num_id, block_width)
+        is_table = kind in _TABLES
+        state = (block, page_break, after, num_id, width if is_table else 0)
         before = seen.get(id(block))
         if before is not None and before[0] == state:
             result = before[1]
@@ -543,10 +543,10 @@ def _body_xml(doc: Document, schedule_nums: Mapping[int, int], style_ids: _Style
         parts, has_paragraph = result
         if has_paragraph:
             last = (len(out), next_id, state)
-        out.append(_fill_ids(parts, next_id))
+        out.append(parts[0] if len(parts) == 1 else _fill_ids(parts, next_id))
         next_id += len(parts) // 2
         page_break = False
-        after = "table" if is_table else "bullet" if isinstance(block, BulletItem) else ""
+        after = "table" if is_table else "bullet" if kind is BulletItem else ""
     _LastDocument.written = (context, written)
     return "".join(out).encode("utf-8")
 
