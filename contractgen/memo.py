@@ -126,13 +126,14 @@ def lookup(roots: dict[str, Any], parts: Path) -> Any:
 
 
 def same(a: Any, b: Any) -> bool:
-    """Equal values of equal types all the way down (1, 1.0 and True differ)."""
+    """Equal values of equal types all the way down (1, 1.0 and True differ), objects with
+    their keys in the same order (a template that iterates one sees that order)."""
     if type(a) is not type(b):
         return False
     if isinstance(a, list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
     return bool(a == b)
 
 

@@ -165,6 +165,7 @@ def test_values_are_the_same_only_with_the_same_types() -> None:
     assert not same(1, True)
     assert not same([1], [1, 2])
     assert not same({"a": 1}, {"b": 1})
+    assert not same({"a": 1, "b": 2}, {"b": 2, "a": 1})  # iterated, the order shows
 
 
 def test_the_memo_is_bounded_and_keeps_recent_variants() -> None:
