@@ -385,6 +385,11 @@ _SECTIONS: OrderedDict[tuple[int, str, str], tuple[Draft202012Validator, list[Fi
     OrderedDict())
 
 
+def clear_caches() -> None:
+    """Forget the sections validated in this process (for tests and benchmarks)."""
+    _SECTIONS.clear()
+
+
 def _section_findings(validator: Draft202012Validator, schema: dict[str, Any], key: str,
                       subschema: Any, data: dict[str, Any]) -> list[Finding]:
     text = json.dumps(data[key], ensure_ascii=False)

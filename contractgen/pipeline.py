@@ -89,9 +89,10 @@ def render_to_directory(path: Path, directory: Path, formats: tuple[str, ...],
 def clear_caches() -> None:
     """Forget every output cached in this process (templates stay compiled): the next
     contract is rendered from scratch, as the first one of a batch worker is."""
-    from contractgen import render, rules
+    from contractgen import dealsheet, render, rules
     from contractgen.writers import markdown, word
 
+    dealsheet.clear_caches()
     rules.clear_caches()
     render.clear_caches()
     markdown.clear_caches()
