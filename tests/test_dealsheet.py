@@ -713,3 +713,24 @@ def test_field_reference_has_a_row_per_field() -> None:
     } <= rows
     earn_back = next(line for line in lines if "`performance.earn_back.months`" in line)
     assert 'when "enabled" is true' in earn_back
+
+
+def test_sections_validated_one_by_one_give_the_whole_sheets_findings() -> None:
+    from conftest import load_example
+
+    from contractgen import dealsheet
+
+    deal = load_example()
+    deal["agreement"]["currency"] = "usd"
+    deal["scope"]["functions"][0]["category"] = "bogus"
+    deal["parties"]["client"]["unexpected"] = 1
+    del deal["governance"]
+    schema = dealsheet.load_schema()
+    validators = dealsheet._validator(None)
+    whole = sorted(dealsheet._findings(validators.whole.iter_errors(deal), schema, deal))
+    dealsheet.clear_caches()
+    first = sorted(dealsheet._schema_findings(deal, schema, validators))
+    again = sorted(dealsheet._schema_findings(deal, schema, validators))  # from the cache
+    assert first == again == whole
+    assert {path for path, _ in whole} >= {"$.agreement.currency", "$.parties.client",
+                                          "$.scope.functions[0].category", "$"}
