@@ -13,10 +13,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from contractgen.dealsheet import (
-    MAX_BYTES,
     Deal,
     load_deal,
-    load_json,
     load_schema,
     normalise,
     validate,
@@ -24,6 +22,7 @@ from contractgen.dealsheet import (
 from contractgen.errors import InputError, InvalidDealError, Problem
 from contractgen.fieldref import field_reference_markdown
 from contractgen.paths import library_root, schema_path
+from contractgen.strictjson import MAX_BYTES, load_json
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NORTHWIND = EXAMPLES / "northwind-bpo.json"
