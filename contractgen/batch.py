@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contractgen.errors import ContractgenError
-from contractgen.pipeline import save_caches
+from contractgen.pipeline import open_library, render_to_directory, save_caches
 
 EXIT_INTERNAL = 1
 
@@ -43,8 +43,6 @@ class Job:
 
 def run_job(job: Job) -> Outcome:
     """Render one deal sheet; turn every failure into an Outcome."""
-    from contractgen.pipeline import render_to_directory
-
     try:
         written = render_to_directory(job.deal, job.out_dir, job.formats, job.language,
                                       job.force, job.root)
@@ -67,7 +65,6 @@ def default_jobs() -> int:
 def _warm(root: Path | None) -> None:
     """Import the pipeline, load the library and compile its templates, once per process."""
     from contractgen import mdtree
-    from contractgen.pipeline import open_library
     from contractgen.sandbox import environment
     from contractgen.writers import markdown, word  # noqa: F401  (imported once, here)
 

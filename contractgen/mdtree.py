@@ -76,17 +76,17 @@ def clear_cache() -> None:
     """Forget every parsed text held in this process (the entry on disk stays)."""
     parse.cache_clear()
     _parse_chunk.cache_clear()
-    _STORE.loaded, _STORE.fresh, _STORE.used = None, set(), set()
+    _Store.loaded, _Store.fresh, _Store.used = None, set(), set()
 
 
 @lru_cache(maxsize=1200)
 def _parse_chunk(markdown: str) -> MdNode:
     stored = _stored().get(markdown)
     if stored is not None:
-        _STORE.used.add(markdown)
+        _Store.used.add(markdown)
         return _from_tuple(stored)
-    if len(_STORE.fresh) < _LIMIT:
-        _STORE.fresh.add(markdown)
+    if len(_Store.fresh) < _LIMIT:
+        _Store.fresh.add(markdown)
     return MdNode("root", "", (), "", _nodes(_markdown().parse(markdown)))
 
 
@@ -97,7 +97,9 @@ _ENTRY = "markdown"
 _LIMIT = 1_500  # chunks kept (a few MB); beyond that, only those this process used
 
 
-class _STORE:  # noqa: N801  (a namespace)
+class _Store:
+    """What this process took from the cache folder and what it parsed afresh."""
+
     loaded: dict[str, _Tuple] | None = None
     fresh: set[str] = set()  # parsed in this process; their trees are taken when saving
     used: set[str] = set()
@@ -108,12 +110,12 @@ def _stamp() -> tuple[str, ...]:
 
 
 def _stored() -> dict[str, _Tuple]:
-    if _STORE.loaded is None:
+    if _Store.loaded is None:
         entry = read_entry(_ENTRY, _ENTRY)
         valid = (isinstance(entry, tuple) and len(entry) == 2 and entry[0] == _stamp()
                  and isinstance(entry[1], dict))
-        _STORE.loaded = entry[1] if valid else {}
-    return _STORE.loaded
+        _Store.loaded = entry[1] if valid else {}
+    return _Store.loaded
 
 
 def preload() -> None:
@@ -123,15 +125,15 @@ def preload() -> None:
 
 def save() -> None:
     """Add the chunks parsed in this process to the cache entry (if any were new)."""
-    if not _STORE.fresh:
+    if not _Store.fresh:
         return
-    fresh = {text: _to_tuple(_parse_chunk(text)) for text in sorted(_STORE.fresh)}
+    fresh = {text: _to_tuple(_parse_chunk(text)) for text in sorted(_Store.fresh)}
     trees = {**_stored(), **fresh}
     if len(trees) > _LIMIT:
-        keep = _STORE.used | fresh.keys()
+        keep = _Store.used | fresh.keys()
         trees = {text: tree for text, tree in trees.items() if text in keep}
     write_entry(_ENTRY, _ENTRY, (_stamp(), trees))
-    _STORE.loaded, _STORE.fresh = trees, set()
+    _Store.loaded, _Store.fresh = trees, set()
 
 
 def _to_tuple(node: MdNode) -> _Tuple:

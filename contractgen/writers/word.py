@@ -25,13 +25,11 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, assert_never
 
 from contractgen.cache import (
     code_stamp,
     entry_name,
-    file_stamp,
     package_stamp,
     read_entry,
     write_entry,
@@ -203,16 +201,10 @@ def _stored_skeleton(
 
 @lru_cache(maxsize=1)
 def _skeleton_stamp() -> tuple[str, ...]:
-    """Return a stamp of the code that builds skeletons.
-
-    ``code_stamp`` covers Python and contractgen's top-level modules, not this package:
-    this module and ``word_package`` count by size and modification time, as python-docx
-    and lxml do by their ``__init__.py`` (found, not imported: importing them is what the
-    cache saves; their versions change those files).
-    """
-    here = Path(__file__)
-    files = [str(here), str(here.with_name("word_package.py"))]
-    return (code_stamp(), *map(file_stamp, files), *package_stamp("docx", "lxml"))
+    """Return a stamp of the code that builds skeletons: Python and contractgen's modules
+    (``code_stamp``), python-docx and lxml (found, not imported: importing them is what the
+    cache saves)."""
+    return (code_stamp(), *package_stamp("docx", "lxml"))
 
 
 @dataclass(frozen=True)
