@@ -20,6 +20,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import TemplateError, TemplateSyntaxError
@@ -109,6 +110,7 @@ class _Built:
     blocks: tuple[m.Block, ...]
     counters: tuple[int, ...]
     registered: tuple[tuple[str, str, str], ...]  # (target key, number, bookmark)
+    placeholders: tuple[tuple[int, str], ...] = ()  # the skeleton's, relative to its blocks
 
 
 # Blocks built from a tree in a given numbering position, reused while the tree is the same
@@ -160,21 +162,21 @@ class _Builder:
 
     def build(self, root: MdNode) -> list[m.Block]:
         """Append the blocks of a tree (numbered from the current counters); return all."""
-        if self.scheme is None:  # the skeleton: it also places the parts, never reused
-            self._build(root)
-            return self.blocks
         key = (id(root), self.scheme, self.clause_number, self.instance, self.owner,
                self.where, tuple(self.counters), self.state.setting)
         built = _BUILT.get(key)
+        start = len(self.blocks)
         if built is not None and built.tree is root and self._replay(built):
             _BUILT.move_to_end(key)
             self.blocks.extend(built.blocks)
             self.counters = list(built.counters)
+            self.placeholders.extend((start + at, name) for at, name in built.placeholders)
             return self.blocks
-        start, self.registered = len(self.blocks), []
+        self.registered, placed = [], len(self.placeholders)
         self._build(root)
+        placeholders = tuple((at - start, name) for at, name in self.placeholders[placed:])
         _BUILT[key] = _Built(root, tuple(self.blocks[start:]), tuple(self.counters),
-                             tuple(self.registered))
+                             tuple(self.registered), placeholders)
         while len(_BUILT) > _BUILT_SIZE:
             _BUILT.popitem(last=False)
         return self.blocks
@@ -538,15 +540,14 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
     if module.kind == "clause":
         state.clause_count += 1
         target = _Target(state.strings["clause"] + " ", number, bookmark)
-        heading = m.NumberedHeading("clause", number, f"{number}.", title, bookmark)
+        heading = _heading("clause", number, f"{number}.", title, bookmark, 0)
         state.toc.append((f"{number}.", module.title(lang)))
         builder = _Builder(state, "clause", where, module.id, number)
     else:
         state.schedule_count += 1
         target = _Target(state.strings["schedule"] + " ", number, bookmark)
         label = f"{state.strings['schedule']} {number}"
-        heading = m.NumberedHeading("schedule", number, label, title, bookmark,
-                                    state.schedule_count)
+        heading = _heading("schedule", number, label, title, bookmark, state.schedule_count)
         state.toc.append((label, module.title(lang)))
         builder = _Builder(state, "schedule", where, module.id, instance=state.schedule_count)
     state.targets[module.id] = target
@@ -560,6 +561,14 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
         text = renderer.render(section.template_name(lang), builder.where)
         pieces.append((section.id, list(builder.build(_parse(text)))))
     return pieces
+
+
+@lru_cache(maxsize=256)
+def _heading(scheme: m.Scheme, number: str, label: str, title: m.Runs, bookmark: str,
+             instance: int) -> m.NumberedHeading:
+    """Return a clause or schedule heading: the same object for the same heading, so the
+    writers and the cross-reference pass find it by identity in the next contract."""
+    return m.NumberedHeading(scheme, number, label, title, bookmark, instance)
 
 
 def _signature_block(deal: dict[str, Any], strings: dict[str, str]) -> m.SignatureBlock:
@@ -601,10 +610,12 @@ def _resolve(blocks: list[m.Block], state: _State, where: Callable[[str], str]) 
         return tuple(out)
 
     resolved: list[m.Block] = []
+    last, seen = _LastResolved.seen, {}
     for block in blocks:
-        refs = _REFS.get(id(block))
+        refs = last.get(id(block))
         if refs is None or refs.block is not block:
             refs = _refs(block)
+        seen[id(block)] = refs
         if not refs.targets:
             resolved.append(block)
             continue
@@ -624,6 +635,7 @@ def _resolve(blocks: list[m.Block], state: _State, where: Callable[[str], str]) 
                 done = block
         refs.last = (key, done)
         resolved.append(done)
+    _LastResolved.seen = seen
     return resolved
 
 
@@ -631,7 +643,8 @@ def clear_caches() -> None:
     """Forget every remembered template output, build and parse (for tests and benchmarks)."""
     _MEMO.clear()
     _BUILT.clear()
-    _REFS.clear()
+    _LastResolved.seen = {}
+    _heading.cache_clear()
     _clear_parses()
 
 
@@ -644,26 +657,25 @@ class _Refs:
     last: tuple[tuple[tuple[str, str, str], ...], m.Block] | None = None
 
 
-_REFS: dict[int, _Refs] = {}
+class _LastResolved:
+    """The blocks of the last document resolved, by ``id``, with their targets and last
+    resolution: most blocks of the next contract are the very same objects (reused by the
+    template and build memos), found here without looking into their runs again. Replaced
+    whole by each document, so it holds one contract's blocks."""
+
+    seen: dict[int, _Refs] = {}
 
 
 def _refs(block: m.Block) -> _Refs:
-    known = _REFS.get(id(block))
-    if known is not None and known.block is block:
-        return known
     match block:
         case m.Title() | m.Heading() | m.NumberedHeading() | m.NumberedPara() \
                 | m.Paragraph() | m.BulletItem():
-            runs: list[m.Inline] = list(block.runs)
+            runs: tuple[m.Inline, ...] | list[m.Inline] = block.runs
         case m.Table():
             runs = [run for row in (block.header, *block.rows) for cell in row for run in cell]
         case _:
-            runs = []
-    targets = tuple(run.target for run in runs if isinstance(run, m.Ref))
-    if len(_REFS) > 2_500:  # two contracts or so
-        _REFS.clear()
-    _REFS[id(block)] = found = _Refs(block, targets)
-    return found
+            runs = ()
+    return _Refs(block, tuple(run.target for run in runs if isinstance(run, m.Ref)))
 
 
 def build_document(library: Library, selection: Selection, deal: dict[str, Any],

@@ -11,8 +11,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +44,18 @@ DEAL_ROOTS = (
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether one module is in the contract, and why."""
+    """Whether one module is in the contract, and why.
+
+    The reason is worded when first read (``explain`` reads it; a render does not).
+    """
 
     module: ClauseModule
     included: bool
-    reason: str
+    because: Callable[[], str] = field(repr=False, compare=False)
+
+    @cached_property
+    def reason(self) -> str:
+        return self.because()
 
 
 @dataclass(frozen=True)
@@ -204,8 +212,7 @@ def _evaluate(library: Library, source: str, where: str, deal: dict[str, Any],
     ``now`` are the stamps of the deal's top-level values (``memo.stamps``).
     """
     roots = {**deal, "facts": facts}
-    known = _VERDICTS.get((library, source), lambda dependency: lookup(roots, dependency[0]),
-                          now)
+    known = _VERDICTS.get((library, source), partial(_current, roots), now)
     if known is not None:
         explained = AccessLog()
         explained.entries = dict(known[1])
@@ -216,6 +223,10 @@ def _evaluate(library: Library, source: str, where: str, deal: dict[str, Any],
         _VERDICTS.put((library, source), dependencies, (value, copy.deepcopy(log.entries)),
                       now)
     return value, log
+
+
+def _current(roots: dict[str, Any], dependency: Dependency) -> Any:
+    return lookup(roots, dependency[0])
 
 
 def _run_rule(library: Library, source: str, where: str, deal: dict[str, Any],
@@ -323,25 +334,40 @@ def select(library: Library, deal: dict[str, Any]) -> Selection:
     """Decide, for every clause module, whether the deal includes it and why."""
     now = _stamps(deal)
     facts, fact_logs = _facts_with_logs(library, deal, now)
-    included: dict[str, bool] = {}
-    reasons: dict[str, str] = {}
+    holds: dict[str, bool] = {}  # each module's rule
+    logs: dict[str, AccessLog] = {}
     for module in library.modules:
         where = library.rel(module.meta_path)
-        holds, log = _evaluate(library, module.include, where, deal, facts, now)
-        included[module.id] = holds
-        if module.include.strip() == "true":
-            reasons[module.id] = "always included"
-        else:
-            verdict = "holds" if holds else "does not hold"
-            reasons[module.id] = f"rule `{module.include}` {verdict}{_because(log, fact_logs)}"
-    _apply_relations(library, included, reasons)
-    decisions = tuple(Decision(m, included[m.id], reasons[m.id]) for m in library.modules)
+        holds[module.id], logs[module.id] = _evaluate(library, module.include, where, deal,
+                                                      facts, now)
+    included = dict(holds)
+    notes: dict[str, list[str]] = {module.id: [] for module in library.modules}
+    _apply_relations(library, included, notes)
+    decisions = tuple(
+        Decision(m, included[m.id],
+                 partial(_reason, m.include, holds[m.id], logs[m.id], fact_logs,
+                         tuple(notes[m.id])))
+        for m in library.modules
+    )
     return Selection(decisions, facts)
 
 
+def _reason(rule: str, holds: bool, log: AccessLog, fact_logs: dict[str, AccessLog],
+            notes: tuple[str, ...]) -> str:
+    """Word why a module is in or out: its rule's verdict and the values it read, then
+    what ``excludes``, ``requires`` or a section's parent changed."""
+    if rule.strip() == "true":
+        text = "always included"
+    else:
+        verdict = "holds" if holds else "does not hold"
+        text = f"rule `{rule}` {verdict}{_because(log, fact_logs)}"
+    return text + "".join(notes)
+
+
 def _apply_relations(library: Library, included: dict[str, bool],
-                     reasons: dict[str, str]) -> None:
-    """Apply excludes, requires and section parents until nothing changes."""
+                     reasons: dict[str, list[str]]) -> None:
+    """Apply excludes, requires and section parents until nothing changes (``included``
+    is updated; ``reasons`` gets a note for each module left out)."""
     changed = True
     while changed:
         changed = False
@@ -354,12 +380,13 @@ def _apply_relations(library: Library, included: dict[str, bool],
                         raise LibraryError(f"{module.id} and {other} exclude each other and "
                                            "both rules hold for this deal")
                     included[other] = False
-                    reasons[other] += f"; left out: {module.id} replaces it"
+                    reasons[other].append(f"; left out: {module.id} replaces it")
                     changed = True
             missing = [r for r in module.requires if not included[r]]
             if module.parent is not None and not included[module.parent]:
                 missing.append(module.parent)
             if missing:
                 included[module.id] = False
-                reasons[module.id] += f"; left out: it needs {', '.join(missing)}, which is out"
+                reasons[module.id].append(f"; left out: it needs {', '.join(missing)}, "
+                                          "which is out")
                 changed = True
