@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from contractgen.errors import ContractgenError
 from contractgen.pipeline import open_library, render_to_directory, save_caches
 
 EXIT_INTERNAL = 1
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,27 @@ def render_many(jobs: list[Job], workers: int) -> Iterator[Outcome]:
     _warm(root)  # forked workers start with the library loaded and its templates compiled
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=_warm,
                              initargs=(root,)) as pool:
-        futures = [pool.submit(run_job, job) for job in jobs]
+        futures = [pool.submit(run_jobs, chunk) for chunk in chunked(jobs, workers)]
         for future in as_completed(futures):
-            yield future.result()
+            yield from future.result()
+
+
+def run_jobs(jobs: list[Job]) -> list[Outcome]:
+    """Render a few deal sheets in one worker, one outcome each."""
+    return [run_job(job) for job in jobs]
+
+
+_LARGEST_CHUNK = 8
+
+
+def chunked(jobs: list[T], workers: int) -> list[list[T]]:
+    """Cut the jobs into the pieces handed to workers: a few deal sheets each at first (one
+    hand-over per deal costs the parent about a millisecond), then smaller towards the end,
+    so that no worker is left with a long piece while the others have finished."""
+    chunks = []
+    start = 0
+    while start < len(jobs):
+        size = min(_LARGEST_CHUNK, max(1, (len(jobs) - start) // (workers * 4)))
+        chunks.append(jobs[start:start + size])
+        start += size
+    return chunks
