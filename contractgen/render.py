@@ -15,6 +15,7 @@ Numbers are given as blocks are built; cross-references are resolved in a second
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from collections import OrderedDict
@@ -557,7 +558,7 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
         state.targets[section.id] = target
         builder.where = section.template_name(lang)
         builder.owner = section.id
-        builder.blocks = [m.Heading(2, (m.Text(section.title(lang)),))]
+        builder.blocks = [_section_heading(section.title(lang))]
         text = renderer.render(section.template_name(lang), builder.where)
         pieces.append((section.id, list(builder.build(_parse(text)))))
     return pieces
@@ -571,6 +572,12 @@ def _heading(scheme: m.Scheme, number: str, label: str, title: m.Runs, bookmark:
     return m.NumberedHeading(scheme, number, label, title, bookmark, instance)
 
 
+@lru_cache(maxsize=64)
+def _section_heading(title: str) -> m.Heading:
+    """Return a schedule section's heading (the same object for the same title)."""
+    return m.Heading(2, (m.Text(title),))
+
+
 def _signature_block(deal: dict[str, Any], strings: dict[str, str]) -> m.SignatureBlock:
     parties = tuple(
         m.SignatureParty(strings[f"role_{role}"], deal["parties"][role]["legal_name"],
@@ -582,11 +589,14 @@ def _signature_block(deal: dict[str, Any], strings: dict[str, str]) -> m.Signatu
                             strings["date"])
 
 
-def _resolve(blocks: list[m.Block], state: _State, where: Callable[[str], str]) -> list[m.Block]:
+def _resolve(blocks: list[m.Block], spans: list[tuple[str, int, int]], state: _State,
+             where: Callable[[str], str]) -> list[m.Block]:
     """Fill in every cross-reference from the numbers given while building.
 
     A block whose targets resolve as they did the last time it was seen gets the same
-    resolved object back (blocks are reused across renders; so are their resolutions).
+    resolved object back (blocks are reused across renders; so are their resolutions). A
+    module's span of blocks that are all the very objects of the last contract, with targets
+    that resolve as they did, is taken whole, without visiting its blocks.
     """
 
     def target_of(key: str) -> tuple[str, str, str]:
@@ -609,20 +619,13 @@ def _resolve(blocks: list[m.Block], state: _State, where: Callable[[str], str]) 
             out.append(run)
         return tuple(out)
 
-    resolved: list[m.Block] = []
-    last, seen = _LastResolved.seen, {}
-    for block in blocks:
-        refs = last.get(id(block))
-        if refs is None or refs.block is not block:
-            refs = _refs(block)
-        seen[id(block)] = refs
+    def one(refs: _Refs) -> m.Block:
+        block = refs.block
         if not refs.targets:
-            resolved.append(block)
-            continue
+            return block
         key = tuple(target_of(target) for target in refs.targets)
         if refs.last is not None and refs.last[0] == key:
-            resolved.append(refs.last[1])
-            continue
+            return refs.last[1]
         done: m.Block
         match block:
             case m.Title() | m.Heading() | m.NumberedHeading() | m.NumberedPara() \
@@ -634,8 +637,40 @@ def _resolve(blocks: list[m.Block], state: _State, where: Callable[[str], str]) 
             case _:
                 done = block
         refs.last = (key, done)
-        resolved.append(done)
-    _LastResolved.seen = seen
+        return done
+
+    def refs_of(block: m.Block, known: dict[int, _Refs]) -> _Refs:
+        refs = known.get(id(block))
+        return refs if refs is not None and refs.block is block else _refs(block)
+
+    resolved: list[m.Block] = []
+    last = _LastResolved.last
+    seen: dict[int, _Refs] = {}  # blocks outside the modules' spans
+    pieces: dict[str, _Piece] = {}
+    position = 0
+    for owner, start, end in (*spans, ("", len(blocks), len(blocks))):
+        for block in blocks[position:start]:
+            seen[id(block)] = refs = refs_of(block, last.seen)
+            resolved.append(one(refs))
+        position = end
+        if not owner:
+            break
+        span = blocks[start:end]
+        piece = last.pieces.get(owner)
+        if (piece is not None and len(piece.refs) == len(span)
+                and all(map(operator.is_, piece.blocks, span))
+                and tuple(map(target_of, piece.targets)) == piece.key):
+            pieces[owner] = piece
+            resolved.extend(piece.resolved)
+            continue
+        known = {id(r.block): r for r in piece.refs} if piece is not None else {}
+        all_refs = tuple(refs_of(block, known) for block in span)
+        done = tuple(one(refs) for refs in all_refs)
+        targets = tuple(target for refs in all_refs for target in refs.targets)
+        pieces[owner] = _Piece(tuple(span), all_refs, targets,
+                               tuple(map(target_of, targets)), done)
+        resolved.extend(done)
+    _LastResolved.last = _Resolved(seen, pieces)
     return resolved
 
 
@@ -643,8 +678,9 @@ def clear_caches() -> None:
     """Forget every remembered template output, build and parse (for tests and benchmarks)."""
     _MEMO.clear()
     _BUILT.clear()
-    _LastResolved.seen = {}
+    _LastResolved.last = _Resolved({}, {})
     _heading.cache_clear()
+    _section_heading.cache_clear()
     _clear_parses()
 
 
@@ -657,13 +693,31 @@ class _Refs:
     last: tuple[tuple[tuple[str, str, str], ...], m.Block] | None = None
 
 
-class _LastResolved:
-    """The blocks of the last document resolved, by ``id``, with their targets and last
-    resolution: most blocks of the next contract are the very same objects (reused by the
-    template and build memos), found here without looking into their runs again. Replaced
-    whole by each document, so it holds one contract's blocks."""
+@dataclass(frozen=True)
+class _Piece:
+    """One module's span of blocks as last resolved."""
 
-    seen: dict[int, _Refs] = {}
+    blocks: tuple[m.Block, ...]  # as built, before resolution
+    refs: tuple[_Refs, ...]  # each block's targets and last resolution
+    targets: tuple[str, ...]  # every target of the span, in order
+    key: tuple[tuple[str, str, str], ...]  # what they resolved to
+    resolved: tuple[m.Block, ...]
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """The last document's blocks outside modules (by ``id``) and its modules' spans (by
+    module id): most of the next contract's blocks are the very same objects (reused by the
+    template and build memos), found here without looking into their runs again."""
+
+    seen: dict[int, _Refs]
+    pieces: dict[str, _Piece]
+
+
+class _LastResolved:
+    """The last document resolved; replaced whole, so it holds one contract's blocks."""
+
+    last = _Resolved({}, {})
 
 
 def _refs(block: m.Block) -> _Refs:
@@ -722,7 +776,8 @@ def build_document(library: Library, selection: Selection, deal: dict[str, Any],
         if block is not None:
             blocks.append(block)
     owners = {mod.id: library.rel(mod.meta_path) for mod in library.modules}
-    resolved = _resolve(blocks, state, lambda t: owners.get(t.split(".")[0], skeleton))
+    resolved = _resolve(blocks, spans, state,
+                        lambda t: owners.get(t.split(".")[0], skeleton))
     meta = _meta(deal, language, renderer.formatter, strings)
     return m.Document(meta, tuple(resolved), tuple(spans))
 
