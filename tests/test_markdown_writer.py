@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
@@ -73,3 +75,64 @@ def test_terms_bold_refs_as_labels() -> None:
 def _meta() -> m.DocumentMeta:
     return m.DocumentMeta("T", "R", "S", "en-GB", "a4", "T — R", "Page {page} of {pages}",
                           "clause ", "Schedule")
+
+
+def _simple(doc: m.Document) -> str:
+    """The writer's joining rule, block by block: a blank line between blocks, one line
+    break between bullets in a row; blocks without Markdown are skipped."""
+    chunks: list[str] = []
+    previous: m.Block | None = None
+    for block in doc.blocks:
+        text = block_markdown(block)
+        if text is None:
+            continue
+        if isinstance(block, m.BulletItem) and isinstance(previous, m.BulletItem):
+            chunks[-1] += "\n" + text
+        else:
+            chunks.append(text)
+        previous = block
+    return "\n\n".join(chunks) + "\n"
+
+
+def _bullet(text: str) -> m.BulletItem:
+    return m.BulletItem((m.Text(text),))
+
+
+def _para(text: str) -> m.Paragraph:
+    return m.Paragraph((m.Text(text),))
+
+
+def _spanned(pieces: list[tuple[str, Sequence[m.Block]]]) -> m.Document:
+    """A document of pieces; a piece with an owner is that module's span."""
+    blocks: list[m.Block] = []
+    spans = []
+    for owner, piece in pieces:
+        if owner:
+            spans.append((owner, len(blocks), len(blocks) + len(piece)))
+        blocks.extend(piece)
+    return m.Document(_meta(), tuple(blocks), tuple(spans))
+
+
+def test_modules_taken_whole_join_as_blocks_do() -> None:
+    from contractgen.writers.markdown import clear_caches
+
+    a: list[m.Block] = [_bullet("a1"), m.PageBreak(), _bullet("a2")]
+    b: list[m.Block] = [_bullet("b1"), _para("b2"), _bullet("b3")]
+    empty: list[m.Block] = [m.PageBreak()]
+    c: list[m.Block] = [_para("c1")]
+    documents = [
+        _spanned([("", [_bullet("front")]), ("a", a), ("b", b), ("e", empty), ("c", c)]),
+        # the same spans again, then with a changed block, a new neighbour and a new order
+        _spanned([("", [_bullet("front")]), ("a", a), ("b", b), ("e", empty), ("c", c)]),
+        _spanned([("", [_para("front")]), ("a", a), ("b", [*b[:2], _para("b3")]),
+                  ("e", empty), ("c", c)]),
+        _spanned([("c", c), ("e", empty), ("a", a), ("", [_bullet("tail")]), ("b", b)]),
+        _spanned([("b", b), ("a", a)]),
+        _spanned([("e", empty), ("b", b)]),
+    ]
+    clear_caches()
+    written = [write_markdown(doc) for doc in documents]
+    assert written == [_simple(doc) for doc in documents]
+    assert "- a1\n- a2\n- b1\n\nb2\n\n- b3\n\nc1\n" in written[0]  # bullets run on across
+    clear_caches()
+    assert [write_markdown(doc) for doc in reversed(documents)] == written[::-1]

@@ -7,7 +7,9 @@ so a deal value such as ``*Acme* [UK]`` renders literally.
 
 from __future__ import annotations
 
+import operator
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import assert_never
 
@@ -96,19 +98,42 @@ def _toc(block: m.TableOfContents) -> str:
 def clear_caches() -> None:
     """Forget the cached Markdown of blocks (for benchmarks and tests)."""
     block_markdown.cache_clear()
-    _Last.written = {}
+    _Last.written = _Written({}, {})
     _Last.document = None
 
 
+@dataclass(frozen=True)
+class _Span:
+    """One module's blocks as last written: the blocks, each one's Markdown (None for a
+    block with none) and the span's text, with whether it starts and ends with a bullet
+    (bullets in a row are joined by one line break, not a blank line)."""
+
+    blocks: tuple[m.Block, ...]
+    texts: tuple[str | None, ...]
+    text: str
+    first_bullet: bool
+    last_bullet: bool | None  # None: no block of the span has Markdown
+
+
+@dataclass(frozen=True)
+class _Written:
+    """The last document's blocks outside modules (by ``id``, with their Markdown) and its
+    modules' spans (by module id)."""
+
+    blocks: dict[int, tuple[m.Block, str | None]]
+    spans: dict[str, _Span]
+
+
 class _Last:
-    """The Markdown of the last document's blocks, by block object.
+    """The last document written, to reuse what did not change.
 
     Most blocks of a contract rendered again are the very same objects; finding them by
-    ``id`` skips hashing them (deeply) for ``block_markdown``'s cache. The entries hold
-    their blocks, so no other object can have their ids while they are here.
+    identity skips hashing them (deeply) for ``block_markdown``'s cache, and a module whose
+    blocks are all the same objects is taken whole. The entries hold their blocks, so no
+    other object can have their ids while they are here.
     """
 
-    written: dict[int, tuple[m.Block, str | None]] = {}
+    written = _Written({}, {})
     document: tuple[tuple[m.Block, ...], str] | None = None  # the last blocks and their text
 
 
@@ -151,22 +176,77 @@ def write_markdown(doc: m.Document) -> str:
     """Render a Document as Markdown text."""
     if _Last.document is not None and m.same_blocks(_Last.document[0], doc.blocks):
         return _Last.document[1]  # the same blocks: the same text
-    chunks: list[str] = []
-    previous: m.Block | None = None
-    last, seen = _Last.written, {}
-    for block in doc.blocks:
-        known = last.get(id(block))
-        text = known[1] if known is not None and known[0] is block else block_markdown(block)
-        seen[id(block)] = (block, text)
-        if text is None:
-            continue
-        if isinstance(block, m.BulletItem) and isinstance(previous, m.BulletItem):
-            chunks[-1] += "\n" + text
-        else:
-            chunks.append(text)
-        previous = block
-    _Last.written = seen
-    text = "\n\n".join(chunks) + "\n"
+    last = _Last.written
+    blocks, spans = doc.blocks, {}
+    seen: dict[int, tuple[m.Block, str | None]] = {}
+    out = _Joiner()
+    position = 0
+    for owner, start, end in (*doc.spans, ("", len(blocks), len(blocks))):
+        for block in blocks[position:start]:
+            text = _text(block, last.blocks)
+            seen[id(block)] = (block, text)
+            out.add(text, isinstance(block, m.BulletItem))
+        position = end
+        if not owner:
+            break
+        span = blocks[start:end]
+        known = last.spans.get(owner)
+        if known is None or len(known.blocks) != len(span) \
+                or not all(map(operator.is_, known.blocks, span)):
+            before = {} if known is None else {
+                id(block): (block, text)
+                for block, text in zip(known.blocks, known.texts, strict=True)
+            }
+            known = _span(span, [_text(block, before) for block in span])
+        spans[owner] = known
+        out.add_span(known)
+    _Last.written = _Written(seen, spans)
+    text = out.text()
     _Last.document = (doc.blocks, text)
     return text
 
+
+def _text(block: m.Block, known: dict[int, tuple[m.Block, str | None]]) -> str | None:
+    """Return a block's Markdown, from the last document if it is the very same object."""
+    found = known.get(id(block))
+    return found[1] if found is not None and found[0] is block else block_markdown(block)
+
+
+def _span(blocks: tuple[m.Block, ...], texts: list[str | None]) -> _Span:
+    joined = _Joiner()
+    for block, text in zip(blocks, texts, strict=True):
+        joined.add(text, isinstance(block, m.BulletItem))
+    return _Span(blocks, tuple(texts), "".join(joined.parts), joined.first_bullet,
+                 joined.last_bullet)
+
+
+class _Joiner:
+    """Join blocks' Markdown: a blank line between blocks, a line break between bullets."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.first_bullet = False
+        self.last_bullet: bool | None = None  # None until something is written
+
+    def add(self, text: str | None, bullet: bool) -> None:
+        if text is None:
+            return  # no Markdown form: the block above stays the one above
+        if self.last_bullet is None:
+            self.first_bullet = bullet
+        else:
+            self.parts.append("\n" if self.last_bullet and bullet else "\n\n")
+        self.parts.append(text)
+        self.last_bullet = bullet
+
+    def add_span(self, span: _Span) -> None:
+        if span.last_bullet is None:
+            return  # nothing to write, as for a block without Markdown
+        if self.last_bullet is None:
+            self.first_bullet = span.first_bullet
+        else:
+            self.parts.append("\n" if self.last_bullet and span.first_bullet else "\n\n")
+        self.parts.append(span.text)
+        self.last_bullet = span.last_bullet
+
+    def text(self) -> str:
+        return "".join(self.parts) + "\n"
