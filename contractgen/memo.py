@@ -23,7 +23,8 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
 from contractgen.sandbox import AccessLog
@@ -177,6 +178,27 @@ class _Entry(Generic[T]):
     dependencies: tuple[Dependency, ...]
     result: T
 
+    @cached_property
+    def stamped(self) -> Callable[[Stamps], bool]:
+        """A test of whether stamps are those of ``stamp`` (itemgetter: one C call)."""
+        if not self.stamp:
+            return _always
+        names, numbers = zip(*self.stamp, strict=True)
+        get = itemgetter(*names)
+        expected = numbers if len(numbers) > 1 else numbers[0]
+
+        def stamped(now: Stamps) -> bool:
+            try:
+                return bool(get(now) == expected)
+            except KeyError:
+                return False
+
+        return stamped
+
+
+def _always(now: Stamps) -> bool:
+    return True
+
 
 class Memo(Generic[T]):
     """Results keyed by what was run (a template, a rule) and the setting, each kept with
@@ -198,15 +220,15 @@ class Memo(Generic[T]):
         if not entries:
             return None
         for index, entry in enumerate(entries):
-            stamped = now is not None and all(now.get(name) == number
-                                              for name, number in entry.stamp)
+            stamped = now is not None and entry.stamped(now)
             check = entry.unstamped if stamped else entry.dependencies
             if all(same(current(dep), dep[1]) for dep in check):
                 if not stamped and now is not None:  # valid for these values too: say so
                     entry = replace(entry, stamp=tuple((name, now[name])
                                                        for name, _ in entry.stamp))
-                entries.pop(index)
-                entries.insert(0, entry)
+                if index or not stamped:
+                    entries.pop(index)
+                    entries.insert(0, entry)
                 self._store.move_to_end(key)
                 return entry.result
         return None
