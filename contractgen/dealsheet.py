@@ -534,14 +534,32 @@ def resolved(node: Any, root: dict[str, Any]) -> Any:
 
 
 def all_properties(node: Any, root: dict[str, Any]) -> dict[str, Any]:
-    """Return the properties of an object schema, including those of its if/then/else branches."""
+    """Return the properties of an object schema, including those of its if/then/else branches
+    (a shared dict: do not change it)."""
     return _all_properties(resolved(node, root), root)
 
 
 def _all_properties(node: Any, root: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``properties`` of ``node``, its then/else branches and allOf parts."""
+    """Merge ``properties`` of ``node``, its then/else branches and allOf parts (kept per
+    schema node: schemas are loaded once and never changed)."""
     if not isinstance(node, dict):
         return {}
+    known = _PROPERTIES.get(id(node))
+    if known is not None and known[0] is node and known[1] is root:
+        return known[2]
+    merged = _merge_properties(node, root)
+    if len(_PROPERTIES) > 1_000:
+        _PROPERTIES.clear()
+    _PROPERTIES[id(node)] = (node, root, merged)
+    return merged
+
+
+# Schema node id -> (node, root schema, merged properties); the entry holds both objects, so
+# no other object can have their ids while it lives.
+_PROPERTIES: dict[int, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
+
+
+def _merge_properties(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     parts = [node, node.get("then"), node.get("else"), *node.get("allOf", [])]
     for part in parts:
