@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 from contractgen.errors import ContractgenError
-from contractgen.pipeline import open_library, render_to_directory, save_caches
+from contractgen.output import commit
+from contractgen.pipeline import open_library, render_files, render_to_directory, save_caches
 
 EXIT_INTERNAL = 1
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -46,15 +49,56 @@ class Job:
 
 def run_job(job: Job) -> Outcome:
     """Render one deal sheet; turn every failure into an Outcome."""
+    written = _attempt(job, lambda: render_to_directory(
+        job.deal, job.out_dir, job.formats, job.language, job.force, job.root))
+    return written if isinstance(written, Outcome) else Outcome(job.deal, tuple(written))
+
+
+def _attempt(job: Job, work: Callable[[], R]) -> R | Outcome:
+    """Run part of a job; a failure becomes the job's Outcome."""
     try:
-        written = render_to_directory(job.deal, job.out_dir, job.formats, job.language,
-                                      job.force, job.root)
+        return work()
     except ContractgenError as error:
         return Outcome(job.deal, error=str(error), exit_code=error.exit_code)
     except Exception as error:  # a bug in one deal must not stop the batch
         return Outcome(job.deal, error=f"internal error: {type(error).__name__}: {error}",
                        exit_code=EXIT_INTERNAL)
-    return Outcome(job.deal, tuple(written))
+
+
+def run_jobs(jobs: list[Job]) -> list[Outcome]:
+    """Render a few deal sheets in one worker, one outcome each."""
+    return list(_overlapped(jobs))
+
+
+def _overlapped(jobs: list[Job]) -> Iterator[Outcome]:
+    """Yield one outcome per job, in order, writing each contract's files while the next
+    contract renders.
+
+    Writing a contract's files (``output.commit``) mostly waits on the disk (each file is
+    flushed with ``fsync`` before it is renamed into place); a second thread does it, so
+    the wait costs the batch no time. The commit is the same, one contract at a time, and
+    a job's outcome is given only once its files are in place (or the commit failed).
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit") as disk:
+        writing: tuple[Job, Future[list[Path]]] | None = None
+        for job in jobs:
+            rendered = _attempt(job, partial(render_files, job.deal, job.formats,
+                                             job.language, job.root))
+            if writing is not None:
+                yield _written(*writing)
+                writing = None
+            if isinstance(rendered, Outcome):
+                yield rendered
+            else:
+                writing = (job, disk.submit(commit, job.out_dir, rendered, job.force))
+        if writing is not None:
+            yield _written(*writing)
+
+
+def _written(job: Job, commit_done: Future[list[Path]]) -> Outcome:
+    """Wait for a job's commit; return its outcome."""
+    written = _attempt(job, commit_done.result)
+    return written if isinstance(written, Outcome) else Outcome(job.deal, tuple(written))
 
 
 def default_jobs() -> int:
@@ -93,8 +137,8 @@ def _warm(root: Path | None) -> None:
 def render_many(jobs: list[Job], workers: int) -> Iterator[Outcome]:
     """Yield one Outcome per job, as they finish (in order when run in one process)."""
     if workers <= 1 or len(jobs) <= 1:
-        for index, job in enumerate(jobs):
-            yield run_job(job)
+        for index, outcome in enumerate(_overlapped(jobs)):
+            yield outcome
             if index == 0:
                 gc.freeze()  # what the first contract loaded stays: never scan it again
         save_caches()
@@ -106,11 +150,6 @@ def render_many(jobs: list[Job], workers: int) -> Iterator[Outcome]:
         futures = [pool.submit(run_jobs, chunk) for chunk in chunked(jobs, workers)]
         for future in as_completed(futures):
             yield from future.result()
-
-
-def run_jobs(jobs: list[Job]) -> list[Outcome]:
-    """Render a few deal sheets in one worker, one outcome each."""
-    return [run_job(job) for job in jobs]
 
 
 _LARGEST_CHUNK = 8

@@ -76,14 +76,19 @@ def write_formats(document: model.Document, formats: tuple[str, ...]) -> dict[st
     return out
 
 
+def render_files(path: Path, formats: tuple[str, ...], language: str | None = None,
+                 root: Path | None = None) -> dict[str, bytes]:
+    """Render one deal sheet in memory: ``<stem>.<format>`` -> bytes, for each format."""
+    contract = build(path, language, root)
+    rendered = write_formats(contract.document, formats)
+    return {f"{path.stem}.{fmt}": data for fmt, data in rendered.items()}
+
+
 def render_to_directory(path: Path, directory: Path, formats: tuple[str, ...],
                         language: str | None = None, force: bool = False,
                         root: Path | None = None) -> list[Path]:
     """Render one deal sheet and write ``DIR/<stem>.<format>`` for each format, atomically."""
-    contract = build(path, language, root)
-    rendered = write_formats(contract.document, formats)
-    files = {f"{path.stem}.{fmt}": data for fmt, data in rendered.items()}
-    return commit(directory, files, force)
+    return commit(directory, render_files(path, formats, language, root), force)
 
 
 def clear_caches() -> None:

@@ -1,10 +1,14 @@
-"""How a batch is cut into the pieces handed to worker processes."""
+"""How a batch is cut into the pieces handed to worker processes, and written."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
-from contractgen.batch import chunked
+from contractgen.batch import Job, chunked, render_many
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 7, 31, 200, 1001])
@@ -25,3 +29,26 @@ def test_pieces_shrink_towards_the_end() -> None:
 
 def test_small_batches_go_one_by_one() -> None:
     assert [len(c) for c in chunked(list(range(7)), 2)] == [1] * 7
+
+
+def test_files_are_written_while_the_next_contract_renders(tmp_path: Path, minilib: Path,
+                                                           northwind: dict[str, Any]) -> None:
+    """One process, in order: each outcome comes once its files are in place; a deal whose
+    files cannot be written (one exists, no --force) fails alone, and so does a bad one."""
+    deals = []
+    for name in ("a", "b", "c", "d"):
+        deals.append(tmp_path / f"{name}.json")
+        deals[-1].write_text(json.dumps(northwind), encoding="utf-8")
+    deals[2].write_text("{", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b.md").write_text("the lawyer's own edits\n", encoding="utf-8")
+    jobs = [Job(deal, out, ("md",), None, False, minilib) for deal in deals]
+    outcomes = list(render_many(jobs, 1))
+    assert [o.deal for o in outcomes] == deals
+    assert [o.exit_code for o in outcomes] == [0, 6, 3, 0]
+    assert "already exists" in outcomes[1].error
+    assert outcomes[0].written == (out / "a.md",) and outcomes[3].written == (out / "d.md",)
+    assert (out / "b.md").read_text(encoding="utf-8") == "the lawyer's own edits\n"
+    assert sorted(p.name for p in out.iterdir()) == ["a.md", "b.md", "d.md"]
+    assert (out / "a.md").read_bytes() == (out / "d.md").read_bytes()
