@@ -25,6 +25,7 @@ import os
 import pickle
 import sys
 import tempfile
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,21 @@ def read_entry(kind: str, name: str) -> Any:
 
 def write_entry(kind: str, name: str, value: Any) -> None:
     """Store ``value`` as ``name``, atomically (temporary file, then rename); never fail."""
+    try:
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PickleError, TypeError, AttributeError):
+        return
+    write_bytes(kind, name, [data])
+
+
+def entry_path(kind: str, name: str) -> Path | None:
+    """Return where the entry ``name`` is (or would be) kept, or None (caching off)."""
+    folder = cache_dir(kind)
+    return None if folder is None else folder / name
+
+
+def write_bytes(kind: str, name: str, parts: Iterable[bytes]) -> None:
+    """Store the concatenated ``parts`` as ``name``, atomically; never fail."""
     folder = cache_dir(kind)
     if folder is None:
         return
@@ -74,9 +90,9 @@ def write_entry(kind: str, name: str, value: Any) -> None:
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", delete=False) as handle:
             temporary = handle.name
-            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            handle.writelines(parts)
         os.replace(temporary, folder / name)
-    except (OSError, pickle.PickleError):
+    except OSError:
         if temporary is not None:
             try:
                 os.unlink(temporary)

@@ -11,17 +11,25 @@ parsed again.
 Between runs, the trees of the chunks parsed are kept in the user's cache folder (the
 ``markdown`` entry, valid for the same markdown-it-py and contractgen code): most of a
 contract's text is the library's own, so a later run, even for another deal, parses only
-the chunks it has not seen. ``save`` writes the entry; the CLI calls it after a render.
+the chunks it has not seen. ``save`` writes the entry; the CLI calls it after a render. The
+entry is read lazily: its index first, then each tree when a text asks for it, so a process
+holds only the trees it uses.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import pickle
 import re
+import struct
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from contractgen.cache import code_stamp, package_stamp, read_entry, write_entry
+from contractgen.cache import code_stamp, entry_path, package_stamp, write_bytes
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -61,7 +69,7 @@ _CUT = re.compile(r"\n\n+(?=\S)")
 _REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:", re.MULTILINE)
 
 
-@lru_cache(maxsize=200)
+@lru_cache(maxsize=100)  # one contract has 60 to 80 texts
 def parse(markdown: str) -> MdNode:
     """Return the tree of a Markdown text: its chunks' blocks, in order, under one root."""
     if _REFERENCE_DEFINITION.search(markdown):
@@ -76,14 +84,18 @@ def clear_cache() -> None:
     """Forget every parsed text held in this process (the entry on disk stays)."""
     parse.cache_clear()
     _parse_chunk.cache_clear()
-    _Store.loaded, _Store.fresh, _Store.used = None, set(), set()
+    if _Store.chunks is not None:
+        _Store.chunks.close()
+    _Store.chunks, _Store.fresh = None, set()
 
 
-@lru_cache(maxsize=1200)
+_CHUNKS = 700  # trees of chunks kept in the process: one contract has 450 to 600
+
+
+@lru_cache(maxsize=_CHUNKS)
 def _parse_chunk(markdown: str) -> MdNode:
     stored = _stored().get(markdown)
     if stored is not None:
-        _Store.used.add(markdown)
         return _from_tuple(stored)
     if len(_Store.fresh) < _LIMIT:
         _Store.fresh.add(markdown)
@@ -94,46 +106,147 @@ def _parse_chunk(markdown: str) -> MdNode:
 
 _Tuple = tuple[str, str, tuple[tuple[str, str], ...], str, tuple[Any, ...]]
 _ENTRY = "markdown"
-_LIMIT = 1_500  # chunks kept (a few MB); beyond that, only those this process used
+_LIMIT = 1_500  # new chunks kept per run (a few MB); beyond that, only those a run used
+# The entry: a header (magic, then the index's offset and length), one pickled record
+# (text, tree) per chunk, and the pickled index (stamp, {digest of text: (offset, length)}).
+_MAGIC = b"contractgen markdown chunks 1\n"
+_HEADER = struct.Struct("<QQ")
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+class _Chunks:
+    """The trees of an entry, read one by one as they are asked for: only the index is read
+    up front, so a process holds just the trees it uses (an entry holds thousands)."""
+
+    def __init__(self, fd: int | None = None, index: dict[bytes, tuple[int, int]] | None = None):
+        self.fd = fd
+        self.index = index or {}
+        self.used: set[bytes] = set()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __contains__(self, text: object) -> bool:
+        return isinstance(text, str) and self.get(text) is not None
+
+    def get(self, text: str) -> _Tuple | None:
+        """Return the stored tree of ``text`` (None if there is none or it cannot be read)."""
+        key = _digest(text)
+        record = self.record(key)
+        if record is None:
+            return None
+        try:
+            stored_text, tree = pickle.loads(record)
+        except Exception:  # a damaged record: a miss
+            return None
+        if stored_text != text:
+            return None
+        self.used.add(key)
+        return cast(_Tuple, tree)
+
+    def record(self, key: bytes) -> bytes | None:
+        """Return one record's bytes, as stored."""
+        place = self.index.get(key)
+        if place is None or self.fd is None:
+            return None
+        try:
+            data = _read_at(self.fd, place[1], place[0])
+        except OSError:
+            return None
+        return data if len(data) == place[1] else None
+
+    def close(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = None
+
+
+def _read_at(fd: int, size: int, offset: int) -> bytes:
+    """Read ``size`` bytes at ``offset`` without moving a file position that forked
+    processes share (``os.pread``; where there is none, seek and read)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, size)
 
 
 class _Store:
-    """What this process took from the cache folder and what it parsed afresh."""
+    """The entry this process reads from, and the chunks it parsed afresh."""
 
-    loaded: dict[str, _Tuple] | None = None
+    chunks: _Chunks | None = None
     fresh: set[str] = set()  # parsed in this process; their trees are taken when saving
-    used: set[str] = set()
 
 
 def _stamp() -> tuple[str, ...]:
     return (code_stamp(), *package_stamp("markdown_it"))
 
 
-def _stored() -> dict[str, _Tuple]:
-    if _Store.loaded is None:
-        entry = read_entry(_ENTRY, _ENTRY)
-        valid = (isinstance(entry, tuple) and len(entry) == 2 and entry[0] == _stamp()
-                 and isinstance(entry[1], dict))
-        _Store.loaded = entry[1] if valid else {}
-    return _Store.loaded
+def _stored() -> _Chunks:
+    if _Store.chunks is None:
+        _Store.chunks = _open_entry()
+    return _Store.chunks
+
+
+def _open_entry() -> _Chunks:
+    """Open the entry and read its index (an empty store if it is missing, damaged or from
+    other code)."""
+    path = entry_path(_ENTRY, _ENTRY)
+    if path is None:
+        return _Chunks()
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return _Chunks()
+    try:
+        head = _read_at(fd, len(_MAGIC) + _HEADER.size, 0)
+        if head[:len(_MAGIC)] != _MAGIC or len(head) != len(_MAGIC) + _HEADER.size:
+            raise ValueError("not an entry of this format")
+        offset, size = _HEADER.unpack(head[len(_MAGIC):])
+        stamp, index = pickle.loads(_read_at(fd, size, offset))
+        if stamp != _stamp() or not isinstance(index, dict):
+            raise ValueError("an entry of other code")
+    except Exception:  # missing, truncated, corrupted or from other code: empty
+        os.close(fd)
+        return _Chunks()
+    return _Chunks(fd, index)
 
 
 def preload() -> None:
-    """Read the cache entry now (a batch parent, so that forked workers share it)."""
+    """Read the entry's index now (a batch parent, so that forked workers share it)."""
     _stored()
 
 
 def save() -> None:
-    """Add the chunks parsed in this process to the cache entry (if any were new)."""
+    """Add the chunks parsed in this process to the cache entry (if any were new).
+
+    The entry keeps its earlier chunks while it holds at most ``_LIMIT`` more than the
+    ones this process used; past that, only the ones this process used (and the new)."""
     if not _Store.fresh:
         return
-    fresh = {text: _to_tuple(_parse_chunk(text)) for text in sorted(_Store.fresh)}
-    trees = {**_stored(), **fresh}
-    if len(trees) > _LIMIT:
-        keep = _Store.used | fresh.keys()
-        trees = {text: tree for text, tree in trees.items() if text in keep}
-    write_entry(_ENTRY, _ENTRY, (_stamp(), trees))
-    _Store.loaded, _Store.fresh = trees, set()
+    stored = _stored()
+    fresh = {_digest(text): pickle.dumps((text, _to_tuple(_parse_chunk(text))),
+                                         protocol=pickle.HIGHEST_PROTOCOL)
+             for text in sorted(_Store.fresh)}
+    keep = [key for key in stored.index if key not in fresh]
+    if len(keep) + len(fresh) > _LIMIT:
+        keep = [key for key in keep if key in stored.used]
+    records = {key: record for key in keep
+               if (record := stored.record(key)) is not None}
+    records.update(fresh)
+    parts, index = [], {}
+    offset = len(_MAGIC) + _HEADER.size
+    for key, record in records.items():
+        index[key] = (offset, len(record))
+        parts.append(record)
+        offset += len(record)
+    tail = pickle.dumps((_stamp(), index), protocol=pickle.HIGHEST_PROTOCOL)
+    write_bytes(_ENTRY, _ENTRY, [_MAGIC, _HEADER.pack(offset, len(tail)), *parts, tail])
+    stored.close()
+    _Store.chunks, _Store.fresh = None, set()
 
 
 def _to_tuple(node: MdNode) -> _Tuple:
@@ -143,7 +256,8 @@ def _to_tuple(node: MdNode) -> _Tuple:
 
 def _from_tuple(data: _Tuple) -> MdNode:
     kind, tag, attrs, content, children = data
-    return MdNode(kind, tag, attrs, content, tuple(_from_tuple(child) for child in children))
+    return MdNode(sys.intern(kind), sys.intern(tag), attrs, content,
+                  tuple(_from_tuple(child) for child in children))
 
 
 def _nodes(tokens: list[Token]) -> tuple[MdNode, ...]:

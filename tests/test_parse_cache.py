@@ -138,3 +138,32 @@ def test_a_run_with_warm_caches_needs_neither_markdown_it_nor_python_docx(
     assert result.stdout.strip() == "[]"
     assert (folder / "again" / "northwind-bpo.docx").read_bytes() == (
         folder / "out" / "northwind-bpo.docx").read_bytes()
+
+
+def test_a_damaged_record_is_a_miss_and_the_others_still_serve(
+        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [f"Paragraph number {n} of the entry.\n" for n in range(3)]
+    trees = [mdtree.parse(text) for text in texts]
+    mdtree.save()
+    entry = folder / "markdown" / "markdown"
+    data = bytearray(entry.read_bytes())
+    start = data.index(b"Paragraph number 1")
+    data[start:start + 9] = b"Xaragraph"  # the record no longer holds its text
+    entry.write_bytes(bytes(data))
+    mdtree.clear_cache()
+    parsed: list[str] = []
+    original = mdtree._markdown().parse
+    monkeypatch.setattr(mdtree._markdown(), "parse",
+                        lambda text, env=None: parsed.append(text) or original(text, env))
+    assert [mdtree.parse(text) for text in texts] == trees
+    assert parsed == [texts[1]]
+
+
+def test_a_truncated_entry_is_empty(folder: Path) -> None:
+    mdtree.parse(TEXT)
+    mdtree.save()
+    entry = folder / "markdown" / "markdown"
+    entry.write_bytes(entry.read_bytes()[:-10])
+    mdtree.clear_cache()
+    assert len(mdtree._stored()) == 0
+    assert mdtree.parse(TEXT).children  # parsed afresh
