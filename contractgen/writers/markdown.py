@@ -137,7 +137,7 @@ class _Last:
     document: tuple[tuple[m.Block, ...], str] | None = None  # the last blocks and their text
 
 
-@lru_cache(maxsize=1500)
+@lru_cache(maxsize=1300)  # one English contract has about 1,000 blocks
 def block_markdown(block: m.Block) -> str | None:
     """Render one block as Markdown (None for blocks with no Markdown form).
 
