@@ -2,9 +2,11 @@
 
 ``write_docx`` caches the package skeleton (by metadata and number of schedule lists, in the
 process and in the cache folder: see test_word_cache.py), each block's XML (by the block and
-the state it is written in) and the blocks of the last document (by identity). The tests
-compare writes with warm caches with writes without any cache, for documents that differ
-from the one written before in the ways state can leak between blocks.
+the state it is written in), the ranges of blocks of the last documents (by key, reused when
+their blocks are the same and entered in the same state) and the deflated segments of the
+main part (see test_word_segments.py). The tests compare writes with warm caches with writes
+without any cache, for documents that differ from the one written before in the ways state
+can leak between blocks.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ def uncached(doc: Document) -> bytes:
     """Write ``doc`` without any of the writer's caches."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(word, "_skeleton", word_package.build_skeleton)
-        for name in ("_block_parts", "_plain_runs_xml"):
+        for name in ("_block_xml", "_plain_runs_xml", "_segment"):
             patch.setattr(word, name, getattr(word, name).__wrapped__)
-        patch.setattr(word._LastDocument, "written", (None, {}))
+        patch.setattr(word._LastDocument, "written", word._Seen.EMPTY)
+        patch.setattr(word._LastMain, "written", None)
+        patch.setattr(word._LastMain, "crcs", ())
         return write_docx(doc)
 
 
@@ -56,7 +60,7 @@ def variants(doc: Document) -> dict[str, Document]:
     signatures = next(i for i, b in enumerate(blocks) if isinstance(b, SignatureBlock))
     new_clause = NumberedHeading("clause", "0", "Clause 0", (Text("New"),), "cl_new")
     return {
-        # bookmark ids of every later block shift by one
+        # a bookmark before all others (its id, from its name, moves no other)
         "bookmark inserted": with_blocks(doc, [new_clause, *blocks]),
         # schedule lists renumber; the first schedule's bookmark (a REF target) disappears
         "schedule removed": with_blocks(

@@ -19,13 +19,14 @@ a skeleton has to be built, so a warm run never imports python-docx or lxml.
 
 from __future__ import annotations
 
+import operator
 import re
 import struct
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, assert_never
+from typing import Any, ClassVar, assert_never
 
 from contractgen.cache import (
     code_stamp,
@@ -55,7 +56,6 @@ from contractgen.model import (
     Text,
     Title,
     runs_text,
-    same_blocks,
 )
 
 STEP = 720  # twips (0.5 in) between the text positions of successive list levels
@@ -98,38 +98,50 @@ def write_docx(doc: Document) -> bytes:
     """Return the .docx bytes for ``doc``; the same document always gives the same bytes.
 
     Everything but the body comes from a cached skeleton (keyed by the document's metadata
-    and its number of schedule lists); the body is written block by block, each block's XML
-    cached by the block and the little state it depends on, so a contract rendered again
-    after an edit writes only the blocks that changed.
+    and its number of schedule lists). The body is written range by range (each clause
+    module's span of blocks, and each gap between spans): a range with the same blocks as in
+    one of the last few documents, entered in the same state, is reused whole, and each
+    other block's XML is cached by the block and the little state it depends on. Each range
+    is deflated on its own (``_main_member``), so a contract rendered again after an edit
+    writes and compresses only the ranges that changed.
     """
-    schedule_nums = _schedule_instances(doc)
+    schedule_nums, schedule_bookmarks = _schedules(doc)
     skeleton = _skeleton(doc.meta, len(schedule_nums))
     last = _LastMain.written
-    if last is not None and last[0] is skeleton and same_blocks(last[1], doc.blocks):
-        main = last[2]  # the same blocks in the same package: the same main part
+    if (
+        last is not None
+        and last[0] is skeleton
+        and last[2] == doc.spans
+        and last[1] == doc.blocks  # items compare by identity first: fast
+    ):
+        main = last[3]  # the same blocks and spans in the same package: the same main part
     else:
-        body = _body_xml(doc, schedule_nums, skeleton.style_ids)
-        main = _deflate(skeleton.main_name, skeleton.main_head + body + skeleton.main_tail)
-        _LastMain.written = (skeleton, doc.blocks, main)
+        segments = _body_segments(doc, schedule_nums, schedule_bookmarks, skeleton.style_ids)
+        main = _main_member(skeleton, segments)
+        _LastMain.written = (skeleton, doc.blocks, doc.spans, main)
     return _zip((*skeleton.before, main, *skeleton.after))
 
 
+_Spans = tuple[tuple[str, int, int], ...]
+
+
 class _LastMain:
-    """The last main part written: its skeleton, its blocks and the deflated member."""
+    """The last main part written: its skeleton, blocks and spans, and the deflated member."""
 
-    written: tuple[_Skeleton, tuple[Block, ...], _Member] | None = None
-
-
+    written: tuple[_Skeleton, tuple[Block, ...], _Spans, _Member] | None = None
+    crcs: tuple[tuple[_Segment, int], ...] = ()  # its segments, each with the CRC so far
 
 
 def clear_caches() -> None:
-    """Forget the skeletons and block XML cached in this process (for benchmarks and tests;
-    the cache folder keeps its skeletons)."""
+    """Forget the skeletons, block XML and deflated segments cached in this process (for
+    benchmarks and tests; the cache folder keeps its skeletons)."""
     _skeleton.cache_clear()
-    _block_parts.cache_clear()
+    _block_xml.cache_clear()
     _plain_runs_xml.cache_clear()
-    _LastDocument.written = (None, {})
+    _segment.cache_clear()
+    _LastDocument.written = _Seen.EMPTY
     _LastMain.written = None
+    _LastMain.crcs = ()
 
 
 # --------------------------------------------------------------------------- package
@@ -227,6 +239,93 @@ def _deflate(name: str, data: bytes) -> _Member:
     )
 
 
+# The main part is deflated in segments (its head, each range of the body, its tail), each
+# compressed on its own and ended on a byte boundary by a sync flush (an empty stored block),
+# so that none refers back to the data before it: concatenated, they are one valid deflate
+# stream once a final empty block ends it. An unchanged segment is not compressed again.
+_FINAL_BLOCK = zlib.compressobj(1, zlib.DEFLATED, -15).flush()  # b"\x03\x00"
+_ZEROS = bytes(1 << 16)
+_SEGMENTS = 256  # deflated segments kept (a contract has 60 to 90): about three contracts
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """A piece of the main part: its UTF-8 size and CRC-32, and its deflated data (not final,
+    ending on a byte boundary)."""
+
+    size: int
+    crc: int
+    deflated: bytes
+
+
+@lru_cache(maxsize=_SEGMENTS)
+def _segment(pieces: tuple[str, ...]) -> _Segment:
+    """Return a segment made of XML pieces (cached: the key is cheap to hash and compare,
+    since the pieces are mostly the cached XML strings of blocks)."""
+    data = "".join(pieces).encode("utf-8")
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -15)
+    deflated = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return _Segment(len(data), zlib.crc32(data), deflated)
+
+
+@lru_cache(maxsize=4)
+def _decoded(data: bytes) -> str:
+    """Return a skeleton's head or tail as text: one string per skeleton, so the segment's
+    key hashes and compares fast."""
+    return data.decode("utf-8")
+
+
+def _main_member(skeleton: _Skeleton, body: list[_Range | tuple[str, ...]]) -> _Member:
+    """Return the main part's member: the skeleton's head, the body's segments and the
+    skeleton's tail, deflated segment by segment (a range keeps its own); the CRC-32 is
+    combined from theirs (up to the first segment that differs from the last main part's,
+    its CRCs so far are reused)."""
+    head = (_decoded(skeleton.main_head),)
+    tail = (_decoded(skeleton.main_tail),)
+    before = _LastMain.crcs
+    crcs: list[tuple[_Segment, int]] = []
+    crc = size = 0
+    chunks: list[bytes] = []
+    for pieces in (head, *body, tail):
+        if isinstance(pieces, tuple):
+            segment = _segment(pieces)
+        else:
+            segment = pieces.segment or _segment(pieces.xml)
+            pieces.segment = segment
+        index = len(crcs)
+        if len(crcs) < len(before) and before[index][0] is segment and crc == (
+            before[index - 1][1] if index else 0
+        ):
+            crc = before[index][1]
+        else:
+            crc = _crc_combine(crc, segment.crc, segment.size)
+        crcs.append((segment, crc))
+        if segment.size:
+            size += segment.size
+            chunks.append(segment.deflated)
+    if size * 1.05 > _ZIP32_LIMIT:  # as _deflate: zipfile would switch to zip64
+        raise ValueError(f"{skeleton.main_name} is too large for a Word document")
+    chunks.append(_FINAL_BLOCK)
+    _LastMain.crcs = tuple(crcs)
+    return _Member(skeleton.main_name, crc, size, b"".join(chunks))
+
+
+def _crc_combine(crc_a: int, crc_b: int, size_b: int) -> int:
+    """Return the CRC-32 of data A followed by data B from the CRCs of A and B.
+
+    CRC-32 is linear over GF(2): ``crc32(B, crc_a)`` is ``crc_b`` XOR the register ``crc_a``
+    carried over ``size_b`` zero bytes, and ``crc32`` itself carries a register over zeros
+    if it starts from the register inverted (and its result is inverted back). As fast as a
+    CRC over B (zeros cost as much as data), without keeping B.
+    """
+    register = crc_a ^ 0xFFFFFFFF
+    zeros = memoryview(_ZEROS)
+    while size_b > 0:
+        register = zlib.crc32(zeros[: min(size_b, len(_ZEROS))], register)
+        size_b -= len(_ZEROS)
+    return crc_b ^ register ^ 0xFFFFFFFF
+
+
 # The records that zipfile writes (local file header, central directory entry, end of
 # central directory), with fixed metadata: ZIP_TIME as the DOS date and time, version 2.0,
 # made on MS-DOS, deflated, file attributes rw------- (zipfile's default).
@@ -276,11 +375,20 @@ def _text_width(meta: DocumentMeta) -> int:
 
 def _schedule_instances(doc: Document) -> dict[int, int]:
     """Map each schedule ``list_instance`` to its ``w:num`` id, in document order."""
+    return _schedules(doc)[0]
+
+
+def _schedules(doc: Document) -> tuple[dict[int, int], frozenset[str]]:
+    """Return ``_schedule_instances`` and the bookmarks of the schedule headings (one pass)."""
     instances: dict[int, int] = {}
+    bookmarks: list[str] = []
     for block in doc.blocks:
-        if isinstance(block, NumberedPara) and block.scheme == "schedule":
-            instances.setdefault(block.list_instance, BULLET + 1 + len(instances))
-    return instances
+        if isinstance(block, NumberedPara):
+            if block.scheme == "schedule" and block.list_instance not in instances:
+                instances[block.list_instance] = BULLET + 1 + len(instances)
+        elif isinstance(block, NumberedHeading) and block.scheme == "schedule" and block.bookmark:
+            bookmarks.append(block.bookmark)
+    return instances, frozenset(bookmarks)
 
 
 # --------------------------------------------------------------------------- body
@@ -293,7 +401,8 @@ def _text_indent(level: int) -> int:
 
 def _word_width(word: str) -> int:
     """Estimate a word's width (twips) in 10 pt table text; capitals and digits are wider."""
-    return sum(CAPITAL_WIDTH if c.isupper() or c.isdigit() else CHAR_WIDTH for c in word)
+    wide = sum(map(str.isupper, word)) + sum(map(str.isdigit, word))  # never both
+    return CHAR_WIDTH * len(word) + (CAPITAL_WIDTH - CHAR_WIDTH) * wide
 
 
 def _column_widths(table: Table, total: int) -> list[int]:
@@ -349,11 +458,14 @@ def _t(text: str) -> str:
 def _run_xml(text: str, bold: bool = False, italic: bool = False) -> str:
     """Return a run; line breaks and tabs in the text become w:br and w:tab."""
     props = ("<w:b/>" if bold else "") + ("<w:i/>" if italic else "")
-    inner = "".join(
-        "<w:br/>" if part == "\n" else "<w:tab/>" if part == "\t" else _t(part)
-        for part in _RUN_SPLIT.split(text)
-        if part
-    )
+    if "\n" not in text and "\t" not in text:  # most runs: no need to split
+        inner = _t(text) if text else ""
+    else:
+        inner = "".join(
+            "<w:br/>" if part == "\n" else "<w:tab/>" if part == "\t" else _t(part)
+            for part in _RUN_SPLIT.split(text)
+            if part
+        )
     return f"<w:r>{f'<w:rPr>{props}</w:rPr>' if props else ''}{inner}</w:r>"
 
 
@@ -468,94 +580,464 @@ class _Para:
         return f'<w:ind w:left="{left}"' + (f' w:hanging="{hanging}"' if hanging else "") + "/>"
 
 
+def _cell_paragraph(style: str, content: list[str]) -> str:
+    """Return ``_Para(style, content).xml()`` for a paragraph with only a (non-empty) style:
+    a table cell's, written many times per table."""
+    return f'<w:p><w:pPr><w:pStyle w:val="{style}"/></w:pPr>{"".join(content)}</w:p>'
+
+
 _TABLES = (Table, SignatureBlock)  # blocks written as tables: spaced from the next paragraph
 
 _State = tuple[Block, bool, str, int, int]  # a block and the state it is written in
-_Written = tuple[tuple[str, ...], bool]  # what ``_block_parts`` returns
+# What ``_block_xml`` returns: the XML, the bookmark ids, whether there is a paragraph, the
+# bookmarks that cross-references point at and those of them that are schedule bookmarks.
+_Written = tuple[str, tuple[int, ...], bool, frozenset[str], frozenset[str]]
+_Done = tuple[_State, _Written]  # a block written: the state it was written in, what it gave
+_ID_MASK = 0x7FFFFFFF  # bookmark ids are non-negative and below 2**31
+_NO_REFS: frozenset[str] = frozenset()
+
+
+def _bookmark_id(name: str) -> int:
+    """Return the ``w:id`` of a bookmark, derived from its name (unique in a document) rather
+    than from its position, so that a block's XML does not depend on the bookmarks above it.
+    ``_assign_ids`` settles the rare collision."""
+    return zlib.crc32(name.encode("utf-8")) & _ID_MASK
+
+
+def _assign_ids(ids: list[int]) -> list[int]:
+    """Return the document's bookmark ids, in document order, made unique: a bookmark whose
+    id an earlier one already has gets the next id (upwards, wrapping at 2**31) that no
+    bookmark of the document has, so that only the colliding bookmark changes."""
+    taken = set(ids)
+    used: set[int] = set()
+    out = []
+    for bookmark_id in ids:
+        if bookmark_id in used:
+            while bookmark_id in taken:
+                bookmark_id = (bookmark_id + 1) & _ID_MASK
+            taken.add(bookmark_id)
+        used.add(bookmark_id)
+        out.append(bookmark_id)
+    return out
+
+
+@dataclass(slots=True, eq=False)
+class _Range:
+    """What writing a range of blocks (a clause module's span, or a gap between spans) gave.
+
+    ``blocks`` were entered with ``entry`` (a page break pending, the kind of block above)
+    and the schedule lists' ``w:num`` ids in ``nums`` ((list instance, num id) pairs), the
+    text width ``width`` (0 without tables), and the ``schedule_bookmarks``, of which
+    ``schedule_refs`` are among those that the blocks' cross-references point at (``refs``).
+    ``xml`` has one string per block written, ``ids`` the bookmark ids in order; ``exit``
+    is the state after the range; ``last`` the block holding the range's last paragraph
+    (index in ``xml``, state, bookmark ids), kept with a signature block that may follow;
+    ``done`` each block's state and result (None for a page break). ``whole`` is false for a
+    range that holds a signature block (which rewrites the block above it, maybe in another
+    range): its blocks can be reused, but not the range as a whole. ``segment`` is its XML
+    deflated, once ``_main_member`` has needed it (the only field ever set again).
+    """
+
+    blocks: tuple[Block, ...]
+    entry: tuple[bool, str]
+    nums: tuple[tuple[int, int], ...]
+    width: int
+    schedule_bookmarks: frozenset[str]
+    refs: frozenset[str]
+    schedule_refs: frozenset[str]
+    xml: tuple[str, ...]
+    ids: tuple[int, ...]
+    exit: tuple[bool, str]
+    last: tuple[int, _State, tuple[int, ...]] | None
+    done: tuple[_Done | None, ...]
+    whole: bool
+    segment: _Segment | None = None
+
+    def with_blocks(self, blocks: tuple[Block, ...]) -> _Range:
+        """Return this range with other blocks, equal to its own."""
+        return _Range(
+            blocks,
+            self.entry,
+            self.nums,
+            self.width,
+            self.schedule_bookmarks,
+            self.refs,
+            self.schedule_refs,
+            self.xml,
+            self.ids,
+            self.exit,
+            self.last,
+            self.done,
+            self.whole,
+            self.segment,
+        )
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """The ranges of the last documents written, by key (``_ranges``), the last document's
+    first; valid only for the same style ids; the last document's schedule bookmarks."""
+
+    style_ids: _StyleIds | None
+    schedule_bookmarks: frozenset[str]
+    ranges: tuple[dict[str, _Range], ...]
+
+    EMPTY: ClassVar[_Seen]
+
+
+_Seen.EMPTY = _Seen(None, _NO_REFS, ())
+_GENERATIONS = 3  # documents whose ranges are kept (most are the same objects in each)
 
 
 class _LastDocument:
-    """The blocks of the last document written, by identity, with what they gave.
+    """What the last documents written gave, range by range (``_Seen``).
 
-    Most blocks of a contract rendered again are the very same objects; finding them by
-    ``id`` skips hashing them (deeply), most of the cost of a ``_block_parts`` cache hit.
-    ``written`` is (context, blocks): the entries are valid only for the same schedule
-    bookmarks and style ids (the context), and they hold their blocks, so no other object
-    can have their ids. One attribute, replaced whole, so threads see consistent pairs.
+    Most spans of a contract rendered again hold the very same blocks (or equal ones) in the
+    same state as in one of the last few contracts (after one-change edits, as before the
+    edit before): such a range is reused whole, without visiting its blocks; in another
+    range, most blocks are found at the same place, from its start or its end, in a range
+    written before, which skips hashing them (deeply), most of the cost of a ``_block_xml``
+    cache hit. One attribute, replaced whole, so threads see a consistent state.
     """
 
-    written: tuple[tuple[frozenset[str], _StyleIds] | None, dict[int, tuple[_State, _Written]]]
-    written = (None, {})
+    written: _Seen = _Seen.EMPTY
 
 
-def _body_xml(doc: Document, schedule_nums: Mapping[int, int], style_ids: _StyleIds) -> bytes:
-    """Return the body's content (before its section properties) as UTF-8 XML.
+def _ranges(doc: Document) -> list[tuple[str, int, int]]:
+    """Cut the blocks into ranges, each with a key that names it from one document to the
+    next: each span (keyed by its clause module) and each gap between spans (keyed by the
+    module before it). A span out of order, overlapping another or empty is left in a gap."""
+    out: list[tuple[str, int, int]] = []
+    at, count, owner = 0, len(doc.blocks), ""
+    for name, start, end in doc.spans:
+        if at <= start < end <= count:
+            if at < start:
+                out.append((f"after {owner}", at, start))
+            out.append((f"span {name}", start, end))
+            at, owner = end, name
+    if at < count:
+        out.append((f"after {owner}", at, count))
+    if len({key for key, _, _ in out}) < len(out):  # a module with two spans
+        out = [(f"{key} #{i}", start, end) for i, (key, start, end) in enumerate(out)]
+    return out
 
-    Each block's XML comes from ``_block_parts``, given the state it depends on; this loop
-    carries that state from block to block: a pending page break, the kind of block above,
-    the next bookmark id, and the block holding the last paragraph, which is written again
-    to keep it with a signature block that follows.
+
+def _body_segments(
+    doc: Document,
+    schedule_nums: Mapping[int, int],
+    schedule_bookmarks: frozenset[str],
+    style_ids: _StyleIds,
+) -> list[_Range | tuple[str, ...]]:
+    """Return the body's content (before its section properties) as segments of XML, one per
+    range (``_ranges``): the range written, or, if the block above a signature block was
+    written again in it, or bookmark ids collided, its blocks' XML strings.
+
+    Bookmark ids come from the bookmarks' names; if two collide, the body is written again
+    with the ids ``_assign_ids`` gives (and no range is kept for reuse).
     """
-    width = _text_width(doc.meta)
-    schedule_bookmarks = frozenset(
-        b.bookmark
-        for b in doc.blocks
-        if isinstance(b, NumberedHeading) and b.scheme == "schedule" and b.bookmark
-    )
-    context = (schedule_bookmarks, style_ids)
-    last_context, seen = _LastDocument.written
-    if last_context != context:
-        seen = {}
-    written: dict[int, tuple[_State, _Written]] = {}
-    out: list[str] = []
-    next_id = 0
-    page_break = False
-    after = ""  # the kind of the block above: "table", "bullet" or ""
-    last: tuple[int, int, _State] | None = None
-    for block in doc.blocks:
+    seen = _LastDocument.written
+    if seen.style_ids is not style_ids:
+        seen = _Seen.EMPTY
+    if schedule_bookmarks == seen.schedule_bookmarks:  # one object: ranges compare it fast
+        schedule_bookmarks = seen.schedule_bookmarks
+    state = (schedule_nums, schedule_bookmarks, style_ids, _text_width(doc.meta))
+    ranges = _ranges(doc)
+    body = _BodyWriter(*state, seen, None)
+    for key, start, end in ranges:
+        body.write_range(key, doc.blocks[start:end])
+    if len(set(body.ids)) < len(body.ids):
+        body = _BodyWriter(*state, seen, _assign_ids(body.ids))
+        for key, start, end in ranges:
+            body.write_range(key, doc.blocks[start:end])
+    generations = (body.ranges, *seen.ranges[: _GENERATIONS - 1])
+    _LastDocument.written = _Seen(style_ids, schedule_bookmarks, generations)
+    bounds, kept, touched = body.bounds, body.kept, body.touched
+    return [
+        kept[i]
+        if body.assigned is None and not any(a <= index < b for index in touched)
+        else tuple(body.out[a:b])
+        for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False))
+    ]
+
+
+class _BodyWriter:
+    """Write the body range by range, carrying the state from block to block: a pending page
+    break, the kind of block above, the block holding the last paragraph (written again to
+    keep it with a signature block that follows) and the bookmark ids so far.
+
+    ``assigned`` (after a collision) gives every bookmark id in document order; otherwise
+    each id comes from its name, and ranges are reused and kept.
+    """
+
+    def __init__(
+        self,
+        schedule_nums: Mapping[int, int],
+        schedule_bookmarks: frozenset[str],
+        style_ids: _StyleIds,
+        width: int,
+        seen: _Seen,
+        assigned: list[int] | None,
+    ) -> None:
+        self.schedule_nums = schedule_nums
+        self.schedule_bookmarks = schedule_bookmarks
+        self.style_ids = style_ids
+        self.width = width
+        self.seen = seen
+        self.assigned = assigned
+        self.out: list[str] = []  # the XML of each block written
+        self.bounds = [0]  # where each range starts in ``out``, and the end
+        self.kept: list[_Range] = []  # each range as written
+        self.touched: list[int] = []  # blocks written again to keep with signature blocks
+        self.ids: list[int] = []
+        self.page_break = False
+        self.after = ""  # the kind of the block above: "table", "bullet" or ""
+        self.last: tuple[int, _State, tuple[int, ...]] | None = None  # index in ``out``
+        self.ranges: dict[str, _Range] = {}
+
+    def write_range(self, key: str, blocks: tuple[Block, ...]) -> None:
+        """Write a range: as it was written for one of the last documents if it has the same
+        blocks in the same state, else block by block."""
+        versions: list[_Range] = []  # the range as written for the last documents, newest first
+        for generation in self.seen.ranges:
+            found = generation.get(key)
+            if found is None or found in versions:  # (ranges compare by identity)
+                continue
+            if self.same_blocks(found, blocks):
+                break
+            versions.append(found)
+        else:
+            new = self.write_blocks(blocks, versions)
+            if self.assigned is None:
+                self.ranges[key] = new
+            self.kept.append(new)
+            self.bounds.append(len(self.out))
+            return
+        at = len(self.out)
+        self.out += found.xml
+        self.ids += found.ids
+        self.page_break, self.after = found.exit
+        if found.last is not None:
+            index, state, ids = found.last
+            self.last = (at + index, state, ids)
+        if not all(map(operator.is_, found.blocks, blocks)):
+            found = found.with_blocks(blocks)  # equal: hold the newer ones, found by identity
+        self.ranges[key] = found
+        self.kept.append(found)
+        self.bounds.append(len(self.out))
+
+    def same_blocks(self, found: _Range, blocks: tuple[Block, ...]) -> bool:
+        """Whether a range written before gives these blocks' XML now: the same (or equal)
+        blocks, entered in the same state."""
+        return self.fits(found) and found.blocks == blocks  # items: identity first, fast
+
+    def fits(self, found: _Range) -> bool:
+        """Whether a range written before gives the XML of its blocks again if they are
+        entered as now: in the same state, with the same schedule lists' num ids, text
+        width and schedule bookmarks among those its cross-references point at."""
+        return (
+            found.whole
+            and self.assigned is None
+            and found.entry == (self.page_break, self.after)
+            and (not found.width or found.width == self.width)
+            and (
+                not found.refs
+                or found.schedule_bookmarks is self.schedule_bookmarks
+                or found.refs & self.schedule_bookmarks == found.schedule_refs
+            )
+            and (not found.nums or all(self.schedule_nums.get(i) == n for i, n in found.nums))
+        )
+
+    def write_blocks(self, blocks: tuple[Block, ...], versions: list[_Range]) -> _Range:
+        """Write a range block by block, with what ``versions`` (the range as written before,
+        newest first) gave: as the newest gave it for the blocks at the start and at the end
+        that are the same as its own, entered in the same state (after an edit, most of
+        them); for another block, if found at the same place from the start or the end."""
+        at, first_id = len(self.out), len(self.ids)
+        entry = (self.page_break, self.after)
+        count = len(blocks)
+        old = [(version.done, len(version.done) - count) for version in versions]
+        written = _RangeSoFar()
+        head = tail = 0
+        newest = old[0][0] if old else ()
+        if versions and self.fits(versions[0]):
+            head, tail = _common_ends(versions[0].blocks, blocks)
+            self.replay(newest[:head], written)
+        for index in range(head, count - tail):
+            self.write_block(blocks[index], index, old, written)
+        if tail:
+            first = newest[len(newest) - tail]  # the tail's first block as written before
+            if first is not None and first[0][1:3] == (self.page_break, self.after):
+                self.replay(newest[len(newest) - tail :], written)
+            else:
+                for index in range(count - tail, count):
+                    self.write_block(blocks[index], index, old, written)
+        last = None
+        if self.last is not None and self.last[0] >= at:
+            index, state, ids = self.last
+            last = (index - at, state, ids)
+        refs = written.refs
+        return _Range(
+            blocks,
+            entry,
+            tuple(written.nums.items()),
+            written.width,
+            self.schedule_bookmarks,
+            frozenset(refs),
+            self.schedule_bookmarks.intersection(refs),
+            tuple(self.out[at:]),
+            tuple(self.ids[first_id:]),
+            (self.page_break, self.after),
+            last,
+            tuple(written.done),
+            written.whole,
+        )
+
+    def replay(self, done: tuple[_Done | None, ...], written: _RangeSoFar) -> None:
+        """Add what blocks gave when written before, in the state they are entered in now."""
+        out, ids = self.out, self.ids
+        for item in done:
+            written.done.append(item)
+            if item is None:  # a page break
+                self.page_break, self.after = True, ""
+                continue
+            state, (xml, block_ids, has_paragraph, block_refs, _) = item
+            if block_ids:
+                ids += block_ids
+            if has_paragraph:
+                self.last = (len(out), state, block_ids)
+            out.append(xml)
+            if block_refs:
+                written.refs |= block_refs
+            block = state[0]
+            if state[3] and isinstance(block, NumberedPara):  # a schedule list's num id
+                written.nums[block.list_instance] = state[3]
+            kind = type(block)
+            if kind in _TABLES:
+                written.width = self.width
+            self.page_break, self.after = False, _AFTER.get(kind, "")
+
+    def write_block(
+        self,
+        block: Block,
+        index: int,
+        old: list[tuple[tuple[_Done | None, ...], int]],
+        written: _RangeSoFar,
+    ) -> None:
+        """Add one block of a range, with what it gave before if found at ``index`` (or at
+        ``index + shift``, the same place counting from the end) in a range written before
+        (``old``: what each gave, and its ``shift``)."""
         kind = type(block)  # the model's block classes are final: no subclasses to miss
         if kind is PageBreak:
-            page_break, after = True, ""
-            continue
-        if kind is SignatureBlock and last is not None:
-            index, first_id, state = last  # keep "IN WITNESS WHEREOF" with the signatures
-            parts, _ = _block_parts(*state, True, schedule_bookmarks, style_ids)
-            out[index] = _fill_ids(parts, first_id)
+            self.page_break, self.after = True, ""
+            written.done.append(None)
+            return
+        out = self.out
+        if kind is SignatureBlock:
+            written.whole = False
+            if self.last is not None:  # keep "IN WITNESS WHEREOF" with the signatures
+                target, target_state, target_ids = self.last
+                out[target] = self.xml(target_state, True, target_ids)
+                self.touched.append(target)
         num_id = 0
         if isinstance(block, NumberedPara) and block.scheme == "schedule":
-            num_id = schedule_nums[block.list_instance]
+            instance = block.list_instance
+            num_id = written.nums[instance] = self.schedule_nums[instance]
         is_table = kind in _TABLES
-        state = (block, page_break, after, num_id, width if is_table else 0)
-        before = seen.get(id(block))
-        if before is not None and before[0] == state:
-            result = before[1]
+        if is_table:
+            written.width = self.width
+        state = (block, self.page_break, self.after, num_id, self.width if is_table else 0)
+        result = None
+        for done, shift in old:
+            result = _same_place(done, index, state, self.schedule_bookmarks)
+            if result is None and shift:
+                result = _same_place(done, index + shift, state, self.schedule_bookmarks)
+            if result is not None:
+                break
         else:
-            result = _block_parts(*state, False, schedule_bookmarks, style_ids)
-        written[id(block)] = (state, result)
-        parts, has_paragraph = result
+            result = _block_xml(*state, False, self.schedule_bookmarks, self.style_ids)
+        written.done.append((state, result))
+        xml, ids, has_paragraph, block_refs, _ = result
+        if block_refs:
+            written.refs |= block_refs
+        if ids and self.assigned is not None:
+            ids = tuple(self.assigned[len(self.ids) : len(self.ids) + len(ids)])
+            xml = self.xml(state, False, ids)
+        if ids:
+            self.ids += ids
         if has_paragraph:
-            last = (len(out), next_id, state)
-        out.append(parts[0] if len(parts) == 1 else _fill_ids(parts, next_id))
-        next_id += len(parts) // 2
-        page_break = False
-        after = "table" if is_table else "bullet" if kind is BulletItem else ""
-    _LastDocument.written = (context, written)
-    return "".join(out).encode("utf-8")
+            self.last = (len(out), state, ids)
+        out.append(xml)
+        self.page_break, self.after = False, _AFTER.get(kind, "")
+
+    def xml(self, state: _State, keep_last: bool, ids: tuple[int, ...]) -> str:
+        """Return a block's XML with these bookmark ids (those from the names: cached)."""
+        written = _block_xml(*state, keep_last, self.schedule_bookmarks, self.style_ids)
+        if ids == written[1]:
+            return written[0]
+        parts, _, _, _ = _block_parts(
+            *state, keep_last, self.schedule_bookmarks, self.style_ids
+        )
+        return _fill_ids(parts, ids)
 
 
-def _fill_ids(parts: tuple[str, ...], first_id: int) -> str:
-    """Join a block's parts, putting bookmark ids in the gaps: the first two gaps (the
-    start and end of the block's first bookmark) get ``first_id``, the next two the next."""
+_AFTER: dict[type, str] = {Table: "table", SignatureBlock: "table", BulletItem: "bullet"}
+
+
+class _RangeSoFar:
+    """What a range being written has given so far, besides its XML and bookmark ids."""
+
+    __slots__ = ("done", "nums", "refs", "whole", "width")
+
+    def __init__(self) -> None:
+        self.done: list[_Done | None] = []  # each block's state and result
+        self.nums: dict[int, int] = {}  # schedule list instance -> num id
+        self.refs: set[str] = set()  # bookmarks that cross-references point at
+        self.whole = True  # no signature block
+        self.width = 0  # the text width, if there is a table
+
+
+def _common_ends(old: tuple[Block, ...], new: tuple[Block, ...]) -> tuple[int, int]:
+    """Return how many blocks at the start, and then at the end, of ``new`` are the same
+    as (or equal to) those of ``old``."""
+    limit = min(len(old), len(new))
+    head = 0
+    while head < limit and (old[head] is new[head] or old[head] == new[head]):
+        head += 1
+    limit -= head
+    tail = 0
+    while tail < limit and (old[-1 - tail] is new[-1 - tail] or old[-1 - tail] == new[-1 - tail]):
+        tail += 1
+    return head, tail
+
+
+def _same_place(
+    old: tuple[_Done | None, ...], index: int, state: _State, schedule_bookmarks: frozenset[str]
+) -> _Written | None:
+    """Return what the block at ``index`` of a range written before gave, if it was the same
+    or an equal block written in the same state (the tuples compare their items by identity
+    first), whose cross-references point at schedules as they do now."""
+    if 0 <= index < len(old):
+        done = old[index]
+        if done is not None and done[0] == state:
+            result = done[1]
+            if not result[3] or result[3] & schedule_bookmarks == result[4]:
+                return result
+    return None
+
+
+def _fill_ids(parts: tuple[str, ...], ids: tuple[int, ...]) -> str:
+    """Join a block's parts, putting bookmark ids in the gaps: the first two gaps (the start
+    and end of the block's first bookmark) get the first id, the next two the next."""
     if len(parts) == 1:
         return parts[0]
     pieces = [parts[0]]
     for i, part in enumerate(parts[1:]):
-        pieces += (str(first_id + i // 2), part)
+        pieces += (str(ids[i // 2]), part)
     return "".join(pieces)
 
 
 @lru_cache(maxsize=2500)
-def _block_parts(
+def _block_xml(
     block: Block,
     page_break: bool,
     after: str,
@@ -565,7 +1047,8 @@ def _block_parts(
     schedule_bookmarks: frozenset[str],
     style_ids: _StyleIds,
 ) -> _Written:
-    """Return one block's XML, cut where bookmark ids go, and whether it has a paragraph.
+    """Return one block's XML, its bookmark ids (from their names), whether it has a
+    paragraph, the bookmarks its cross-references point at and which of them are schedules'.
 
     Cached, keyed by everything the XML depends on: ``page_break``, a page break is pending;
     ``after``, the kind of block above ("table", "bullet" or ""), which spaces paragraphs;
@@ -573,11 +1056,34 @@ def _block_parts(
     ``keep_last``, keep the last paragraph with the next block; ``schedule_bookmarks``, which
     cross-references point at schedules; and the style ids.
     """
+    parts, names, has_paragraph, refs = _block_parts(
+        block, page_break, after, num_id, width, keep_last, schedule_bookmarks, style_ids
+    )
+    ids = tuple(_bookmark_id(name) for name in names)
+    if not refs:
+        return _fill_ids(parts, ids), ids, has_paragraph, _NO_REFS, _NO_REFS
+    return _fill_ids(parts, ids), ids, has_paragraph, refs, refs & schedule_bookmarks
+
+
+def _block_parts(
+    block: Block,
+    page_break: bool,
+    after: str,
+    num_id: int,
+    width: int,
+    keep_last: bool,
+    schedule_bookmarks: frozenset[str],
+    style_ids: _StyleIds,
+) -> tuple[tuple[str, ...], tuple[str, ...], bool, frozenset[str]]:
+    """Return one block's XML cut where bookmark ids go, the bookmarks' names, whether the
+    block has a paragraph and the bookmarks its cross-references point at (arguments as for
+    ``_block_xml``)."""
     writer = _BlockWriter(style_ids.ids, width, schedule_bookmarks, page_break, after)
     writer.write_block(block, num_id)
     if keep_last and writer.last_paragraph is not None:
         writer.last_paragraph.keep_next = True
     parts = [""]
+    names: list[str] = []
     for item in writer.items:
         if isinstance(item, str):
             parts[-1] += item
@@ -585,7 +1091,10 @@ def _block_parts(
             first, *rest = item.parts()
             parts[-1] += first
             parts += rest
-    return tuple(parts), writer.last_paragraph is not None
+            if item.bookmark is not None:
+                names.append(item.bookmark[0])
+    has_paragraph = writer.last_paragraph is not None
+    return tuple(parts), tuple(names), has_paragraph, frozenset(writer.refs)
 
 
 class _BlockWriter:
@@ -606,6 +1115,7 @@ class _BlockWriter:
         self.after = after
         self.items: list[_Para | str] = []
         self.last_paragraph: _Para | None = None
+        self.refs: set[str] = set()  # the bookmarks that cross-references point at
 
     def write_block(self, block: Block, num_id: int) -> None:
         match block:
@@ -689,6 +1199,7 @@ class _BlockWriter:
             return [*out, _run_xml(ref.number)]
         # A schedule heading is not list-numbered: its bookmark spans the number text itself,
         # so the plain REF result is the number; \w would give nothing for it.
+        self.refs.add(ref.bookmark)
         switches = r"\h" if ref.bookmark in self.schedule_bookmarks else r"\w \h"
         begin, end = _field_xml(f"REF {ref.bookmark} {switches}")
         return [*out, begin, _run_xml(ref.number), end]
@@ -761,7 +1272,7 @@ class _BlockWriter:
         for index, cells in enumerate((block.header, *block.rows)):
             tds = "".join(
                 f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/></w:tcPr>'
-                f"{_Para(cell_style, self.runs_xml(runs)).xml()}</w:tc>"
+                f"{_cell_paragraph(cell_style, self.runs_xml(runs))}</w:tc>"
                 for width, runs in zip(widths, cells, strict=True)
             )
             header = "<w:trPr><w:tblHeader/></w:trPr>" if index == 0 else ""
