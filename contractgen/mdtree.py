@@ -106,7 +106,7 @@ def _parse_chunk(markdown: str) -> MdNode:
 
 _Tuple = tuple[str, str, tuple[tuple[str, str], ...], str, tuple[Any, ...]]
 _ENTRY = "markdown"
-_LIMIT = 1_500  # new chunks kept per run (a few MB); beyond that, only those a run used
+_LIMIT = 5_000  # new chunks kept per run (about 10 MB); beyond that, only those a run used
 # The entry: a header (magic, then the index's offset and length), one pickled record
 # (text, tree) per chunk, and the pickled index (stamp, {digest of text: (offset, length)}).
 _MAGIC = b"contractgen markdown chunks 1\n"

@@ -38,7 +38,7 @@ def uncached(doc: Document) -> bytes:
     """Write ``doc`` without any of the writer's caches."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(word, "_skeleton", word_package.build_skeleton)
-        for name in ("_block_xml", "_plain_runs_xml", "_segment"):
+        for name in ("_block_xml", "_segment"):
             patch.setattr(word, name, getattr(word, name).__wrapped__)
         patch.setattr(word._LastDocument, "written", word._Seen.EMPTY)
         patch.setattr(word._LastMain, "written", None)

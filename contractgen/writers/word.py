@@ -137,7 +137,6 @@ def clear_caches() -> None:
     benchmarks and tests; the cache folder keeps its skeletons)."""
     _skeleton.cache_clear()
     _block_xml.cache_clear()
-    _plain_runs_xml.cache_clear()
     _segment.cache_clear()
     _LastDocument.written = _Seen.EMPTY
     _LastMain.written = None
@@ -245,7 +244,7 @@ def _deflate(name: str, data: bytes) -> _Member:
 # stream once a final empty block ends it. An unchanged segment is not compressed again.
 _FINAL_BLOCK = zlib.compressobj(1, zlib.DEFLATED, -15).flush()  # b"\x03\x00"
 _ZEROS = bytes(1 << 16)
-_SEGMENTS = 256  # deflated segments kept (a contract has 60 to 90): about three contracts
+_SEGMENTS = 180  # deflated segments kept (a contract has 60 to 90): about two contracts
 
 
 @dataclass(frozen=True)
@@ -469,10 +468,9 @@ def _run_xml(text: str, bold: bool = False, italic: bool = False) -> str:
     return f"<w:r>{f'<w:rPr>{props}</w:rPr>' if props else ''}{inner}</w:r>"
 
 
-@lru_cache(maxsize=2500)
 def _plain_runs_xml(runs: Runs) -> str:
-    """Return the XML of runs without cross-references (immutable values: cached, so the
-    unchanged paragraphs of a contract rendered again are not written again)."""
+    """Return the XML of runs without cross-references (not cached: the blocks that hold
+    them are, whole)."""
     out = []
     for run in runs:
         match run:
@@ -686,7 +684,7 @@ class _Seen:
 
 
 _Seen.EMPTY = _Seen(None, _NO_REFS, ())
-_GENERATIONS = 3  # documents whose ranges are kept (most are the same objects in each)
+_GENERATIONS = 2  # documents whose ranges are kept (most are the same objects in each)
 
 
 class _LastDocument:
@@ -1036,7 +1034,7 @@ def _fill_ids(parts: tuple[str, ...], ids: tuple[int, ...]) -> str:
     return "".join(pieces)
 
 
-@lru_cache(maxsize=2500)
+@lru_cache(maxsize=1300)  # one English contract has about 1,000 blocks
 def _block_xml(
     block: Block,
     page_break: bool,
