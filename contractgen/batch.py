@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from contractgen.errors import ContractgenError
 from contractgen.output import commit
-from contractgen.pipeline import open_library, render_files, render_to_directory, save_caches
+from contractgen.pipeline import open_library, render_files, save_caches
 
 EXIT_INTERNAL = 1
 T = TypeVar("T")
@@ -45,13 +45,6 @@ class Job:
     language: str | None
     force: bool
     root: Path | None
-
-
-def run_job(job: Job) -> Outcome:
-    """Render one deal sheet; turn every failure into an Outcome."""
-    written = _attempt(job, lambda: render_to_directory(
-        job.deal, job.out_dir, job.formats, job.language, job.force, job.root))
-    return written if isinstance(written, Outcome) else Outcome(job.deal, tuple(written))
 
 
 def _attempt(job: Job, work: Callable[[], R]) -> R | Outcome:
@@ -118,7 +111,7 @@ def _warm(root: Path | None) -> None:
     try:
         library = open_library(root)
     except ContractgenError:
-        return  # reported per deal by run_job
+        return  # reported for each deal sheet as it renders
     mdtree.preload()
     env = environment(library.root)
     for module in library.modules:
@@ -126,7 +119,7 @@ def _warm(root: Path | None) -> None:
             if module.template_path(language).exists():
                 try:
                     env.get_template(module.template_name(language))
-                except Exception:  # a broken template is reported per deal by run_job
+                except Exception:  # a broken template is reported per deal sheet
                     continue
     # The library, its compiled templates and the modules stay for the process's life: the
     # cyclic garbage collector need not scan them again for every contract (a few ms each),

@@ -65,7 +65,7 @@ def uncached(doc: Document) -> bytes:
 
 
 def schedules(doc: Document) -> int:
-    return len(word._schedule_instances(doc))
+    return len(word._schedules(doc)[0])
 
 
 def entry_path(folder: Path, doc: Document) -> Path:
@@ -214,7 +214,7 @@ RENDER = """
 
     document = build(Path(sys.argv[1]), "en").document
     Path(sys.argv[2]).write_bytes(write_formats(document, ("docx",))["docx"])
-    ids = word._skeleton(document.meta, len(word._schedule_instances(document))).style_ids
+    ids = word._skeleton(document.meta, len(word._schedules(document)[0])).style_ids
     print("docx" in sys.modules, "lxml" in sys.modules, hash(ids) == hash(ids._key))
 """
 

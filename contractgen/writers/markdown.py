@@ -185,7 +185,8 @@ def write_markdown(doc: m.Document) -> str:
         for block in blocks[position:start]:
             text = _text(block, last.blocks)
             seen[id(block)] = (block, text)
-            out.add(text, isinstance(block, m.BulletItem))
+            bullet = isinstance(block, m.BulletItem)
+            out.add(text, bullet, bullet)
         position = end
         if not owner:
             break
@@ -199,7 +200,7 @@ def write_markdown(doc: m.Document) -> str:
             }
             known = _span(span, [_text(block, before) for block in span])
         spans[owner] = known
-        out.add_span(known)
+        out.add(known.text, known.first_bullet, known.last_bullet)
     _Last.written = _Written(seen, spans)
     text = out.text()
     _Last.document = (doc.blocks, text)
@@ -215,7 +216,8 @@ def _text(block: m.Block, known: dict[int, tuple[m.Block, str | None]]) -> str |
 def _span(blocks: tuple[m.Block, ...], texts: list[str | None]) -> _Span:
     joined = _Joiner()
     for block, text in zip(blocks, texts, strict=True):
-        joined.add(text, isinstance(block, m.BulletItem))
+        bullet = isinstance(block, m.BulletItem)
+        joined.add(text, bullet, bullet)
     return _Span(blocks, tuple(texts), "".join(joined.parts), joined.first_bullet,
                  joined.last_bullet)
 
@@ -228,25 +230,18 @@ class _Joiner:
         self.first_bullet = False
         self.last_bullet: bool | None = None  # None until something is written
 
-    def add(self, text: str | None, bullet: bool) -> None:
-        if text is None:
-            return  # no Markdown form: the block above stays the one above
+    def add(self, text: str | None, first_bullet: bool, last_bullet: bool | None) -> None:
+        """Add a block's Markdown (a bullet or not: both flags the same) or a span's (whether
+        it starts and ends with a bullet); None, or a span without Markdown, adds nothing:
+        the block above stays the one above."""
+        if text is None or last_bullet is None:
+            return
         if self.last_bullet is None:
-            self.first_bullet = bullet
+            self.first_bullet = first_bullet
         else:
-            self.parts.append("\n" if self.last_bullet and bullet else "\n\n")
+            self.parts.append("\n" if self.last_bullet and first_bullet else "\n\n")
         self.parts.append(text)
-        self.last_bullet = bullet
-
-    def add_span(self, span: _Span) -> None:
-        if span.last_bullet is None:
-            return  # nothing to write, as for a block without Markdown
-        if self.last_bullet is None:
-            self.first_bullet = span.first_bullet
-        else:
-            self.parts.append("\n" if self.last_bullet and span.first_bullet else "\n\n")
-        self.parts.append(span.text)
-        self.last_bullet = span.last_bullet
+        self.last_bullet = last_bullet
 
     def text(self) -> str:
         return "".join(self.parts) + "\n"

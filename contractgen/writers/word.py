@@ -372,13 +372,9 @@ def _text_width(meta: DocumentMeta) -> int:
     return width - 2 * margin
 
 
-def _schedule_instances(doc: Document) -> dict[int, int]:
-    """Map each schedule ``list_instance`` to its ``w:num`` id, in document order."""
-    return _schedules(doc)[0]
-
-
 def _schedules(doc: Document) -> tuple[dict[int, int], frozenset[str]]:
-    """Return ``_schedule_instances`` and the bookmarks of the schedule headings (one pass)."""
+    """Map each schedule ``list_instance`` to its ``w:num`` id, in document order; and
+    return the bookmarks of the schedule headings (one pass)."""
     instances: dict[int, int] = {}
     bookmarks: list[str] = []
     for block in doc.blocks:
