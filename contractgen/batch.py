@@ -143,6 +143,7 @@ def render_many(jobs: list[Job], workers: int) -> Iterator[Outcome]:
         futures = [pool.submit(run_jobs, chunk) for chunk in chunked(jobs, workers)]
         for future in as_completed(futures):
             yield from future.result()
+    save_caches()  # the workers' parses are theirs; this prunes the cache folder when due
 
 
 _LARGEST_CHUNK = 8

@@ -105,7 +105,9 @@ def clear_caches() -> None:
 
 
 def save_caches() -> None:
-    """Keep what this process parsed for later runs (the user's cache folder)."""
-    from contractgen import mdtree
+    """Keep what this process parsed for later runs (the user's cache folder), and, at most
+    once a day, prune that folder (``cache.prune_if_due``: one ``stat`` when not due)."""
+    from contractgen import cache, mdtree
 
     mdtree.save()
+    cache.prune_if_due()

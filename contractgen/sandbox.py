@@ -10,13 +10,11 @@ text is always shown literally and never read as Markdown or as a template.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from jinja2 import (
     FileSystemBytecodeCache,
     FileSystemLoader,
@@ -24,10 +22,11 @@ from jinja2 import (
     Undefined,
     pass_context,
 )
+from jinja2.bccache import Bucket
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from contractgen.cache import cache_dir
+from contractgen.cache import cache_dir, jinja_folder
 from contractgen.errors import LibraryError
 from contractgen.formatting import Formatter
 
@@ -39,6 +38,9 @@ EU = [
 
 FORMATTER_KEY = "__contractgen_formatter"
 LABELS_KEY = "__contractgen_labels"
+# A callable, called whenever a template formats a value: the output then depends on the
+# formatter's locale (the renderer notes that as an input of the template).
+FORMATTING_KEY = "__contractgen_formatting"
 
 
 class MdSafe(str):
@@ -232,6 +234,9 @@ def _selector(kind: str) -> Callable[..., Any]:
 
 def _fmt(context: Context) -> Formatter:
     formatter: Formatter = context[FORMATTER_KEY]
+    used = context.get(FORMATTING_KEY)
+    if used is not None:
+        used()
     return formatter
 
 
@@ -353,8 +358,19 @@ def _bytecode_cache() -> FileSystemBytecodeCache | None:
     Compiling the library's templates is most of a cold start; the cache keeps the compiled
     code keyed by each template's source, so an edited clause is compiled afresh.
     """
-    folder = cache_dir(f"jinja-{jinja2.__version__}-py{sys.version_info[0]}{sys.version_info[1]}")
-    return FileSystemBytecodeCache(str(folder)) if folder is not None else None
+    folder = cache_dir(jinja_folder())
+    return _BytecodeCache(str(folder)) if folder is not None else None
+
+
+class _BytecodeCache(FileSystemBytecodeCache):
+    """Jinja's cache of compiled templates, which never fails a render: a template that
+    cannot be stored (the folder was deleted or filled up meanwhile) is simply not kept."""
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
 
 
 @lru_cache(maxsize=8)
