@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Text:
     """Plain text, optionally emphasised."""
 
@@ -28,14 +28,14 @@ class Text:
     italic: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Term:
     """A defined term at the place where it is defined (shown in bold)."""
 
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ref:
     """A cross-reference to a numbered clause or a schedule.
 
@@ -60,14 +60,14 @@ Runs = tuple[Inline, ...]
 Scheme = Literal["clause", "schedule", "recital"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Title:
     """The document title (and an optional subtitle line below it)."""
 
     runs: Runs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Heading:
     """An unnumbered heading: a part of the document ("RECITALS") or a sub-heading.
 
@@ -78,7 +78,7 @@ class Heading:
     runs: Runs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NumberedHeading:
     """A numbered clause heading (scheme ``clause``, level 1) or a schedule heading.
 
@@ -93,7 +93,7 @@ class NumberedHeading:
     list_instance: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NumberedPara:
     """A numbered paragraph: a sub-clause ("12.3"), a point ("(a)") or a recital ("(B)")."""
 
@@ -105,7 +105,7 @@ class NumberedPara:
     list_instance: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Paragraph:
     """An unnumbered paragraph. ``indent`` aligns it with the numbered text above it."""
 
@@ -114,7 +114,7 @@ class Paragraph:
     align: Literal["left", "center", "justify"] = "justify"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BulletItem:
     """One item of an unnumbered list."""
 
@@ -123,7 +123,7 @@ class BulletItem:
     indent: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Table:
     """A table with one header row. Every row has as many cells as the header."""
 
@@ -132,7 +132,7 @@ class Table:
     caption: Runs = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SignatureParty:
     """One party's signature block."""
 
@@ -142,7 +142,7 @@ class SignatureParty:
     signatory_title: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SignatureBlock:
     """The signature blocks of all parties, with the labels in the contract's language."""
 
@@ -153,12 +153,12 @@ class SignatureBlock:
     date_label: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PageBreak:
     """Start a new page."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TableOfContents:
     """A table of contents of the clause and schedule headings."""
 
@@ -180,7 +180,7 @@ Block = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DocumentMeta:
     """What the writers need besides the blocks."""
 
@@ -195,7 +195,7 @@ class DocumentMeta:
     schedule_label: str  # "Schedule" / "Anexo"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Document:
     """A contract, ready for the writers."""
 

@@ -38,6 +38,7 @@ from contractgen.rules import DEAL_ROOTS, Selection
 from contractgen.sandbox import (
     EU,
     FORMATTER_KEY,
+    FORMATTING_KEY,
     LABELS_KEY,
     MdSafe,
     Record,
@@ -105,17 +106,17 @@ class _State:
 
 @dataclass(frozen=True)
 class _Built:
-    """A remembered build: the tree it came from, its blocks and what it registered."""
+    """A remembered build: its blocks and what it registered."""
 
-    tree: MdNode  # kept so that its id() stays unique while the entry lives
     blocks: tuple[m.Block, ...]
     counters: tuple[int, ...]
     registered: tuple[tuple[str, str, str], ...]  # (target key, number, bookmark)
     placeholders: tuple[tuple[int, str], ...] = ()  # the skeleton's, relative to its blocks
 
 
-# Blocks built from a tree in a given numbering position, reused while the tree is the same
-# object (parsed trees are cached per text, so the same text gives the same object).
+# Blocks built from a Markdown text in a given numbering position, reused for the same text
+# (the template memo gives the same text object back, so the key compares by identity; the
+# text is parsed only when no build of it is remembered, and no tree is kept here).
 _BUILT: OrderedDict[tuple[Any, ...], _Built] = OrderedDict()
 _BUILT_SIZE = 200  # two contracts or so
 
@@ -161,22 +162,23 @@ class _Builder:
     def fail(self, message: str) -> LibraryError:
         return LibraryError(f"{self.where}: {message}")
 
-    def build(self, root: MdNode) -> list[m.Block]:
-        """Append the blocks of a tree (numbered from the current counters); return all."""
-        key = (id(root), self.scheme, self.clause_number, self.instance, self.owner,
+    def build(self, markdown: str) -> list[m.Block]:
+        """Append the blocks of a Markdown text (numbered from the current counters); return
+        all."""
+        key = (markdown, self.scheme, self.clause_number, self.instance, self.owner,
                self.where, tuple(self.counters), self.state.setting)
         built = _BUILT.get(key)
         start = len(self.blocks)
-        if built is not None and built.tree is root and self._replay(built):
+        if built is not None and self._replay(built):
             _BUILT.move_to_end(key)
             self.blocks.extend(built.blocks)
             self.counters = list(built.counters)
             self.placeholders.extend((start + at, name) for at, name in built.placeholders)
             return self.blocks
         self.registered, placed = [], len(self.placeholders)
-        self._build(root)
+        self._build(parse_markdown(markdown))
         placeholders = tuple((at - start, name) for at, name in self.placeholders[placed:])
-        _BUILT[key] = _Built(root, tuple(self.blocks[start:]), tuple(self.counters),
+        _BUILT[key] = _Built(tuple(self.blocks[start:]), tuple(self.counters),
                              tuple(self.registered), placeholders)
         while len(_BUILT) > _BUILT_SIZE:
             _BUILT.popitem(last=False)
@@ -398,7 +400,10 @@ class _Renderer:
         self.env = environment(library.root)
         self.current = ""
         self.log = DependencyLog()
-        self.memo_key = (library, language, self.formatter.locale)
+        # The locale is not part of the key: a template that formats a value records it as an
+        # input (``_formatting``), so a change of governing law that changes the locale runs
+        # only the templates that format dates, amounts or numbers again.
+        self.memo_key = (library, language)
         self.roots: dict[str, Any] = {k: deal.get(k) for k in DEAL_ROOTS}
         self.roots["facts"] = dict(selection.facts)
         self.stamps = stamps({k: deal.get(k) for k in DEAL_ROOTS})
@@ -418,6 +423,7 @@ class _Renderer:
             "schedules": lambda: MdSafe("[](#cg-schedules)"),
             "page_break": lambda: MdSafe("[](#cg-page_break)"),
             FORMATTER_KEY: self.formatter,
+            FORMATTING_KEY: self._formatting,
             LABELS_KEY: library.labels.get(language, {}),
         })
         self._definitions: str | None = None
@@ -456,11 +462,16 @@ class _Renderer:
         self.log.call("definitions", "", self._definitions)
         return MdSafe(self._definitions)
 
+    def _formatting(self) -> None:
+        self.log.call("locale", "", self.formatter.locale)
+
     def _current(self, dependency: Dependency) -> Any:
         key = dependency[0]
         if key[0] == CALL:
             if key[1] == "included":
                 return str(key[2]) in self.selection.included_ids
+            if key[1] == "locale":
+                return self.formatter.locale
             return self._definitions
         return lookup(self.roots, key)
 
@@ -525,10 +536,6 @@ def _sort_key(term: str) -> str:
 
 # --- assembling the document -------------------------------------------------------------
 
-def _parse(markdown: str) -> MdNode:
-    return parse_markdown(markdown)
-
-
 def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
                    sections: list[ClauseModule]) -> list[tuple[str, list[m.Block]]]:
     """Render a clause or schedule (with its sections); return (module id, blocks) pieces."""
@@ -552,7 +559,7 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
         state.toc.append((label, module.title(lang)))
         builder = _Builder(state, "schedule", where, module.id, instance=state.schedule_count)
     state.targets[module.id] = target
-    body = builder.build(_parse(renderer.render(module.template_name(lang), where)))
+    body = builder.build(renderer.render(module.template_name(lang), where))
     pieces: list[tuple[str, list[m.Block]]] = [(module.id, [heading, *body])]
     for section in sections:
         state.targets[section.id] = target
@@ -560,7 +567,7 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
         builder.owner = section.id
         builder.blocks = [_section_heading(section.title(lang))]
         text = renderer.render(section.template_name(lang), builder.where)
-        pieces.append((section.id, list(builder.build(_parse(text)))))
+        pieces.append((section.id, list(builder.build(text))))
     return pieces
 
 
@@ -752,7 +759,7 @@ def build_document(library: Library, selection: Selection, deal: dict[str, Any],
 
     skeleton = library.skeleton_name(language)
     front = _Builder(state, None, skeleton, "agreement")
-    front_blocks = front.build(_parse(renderer.render(skeleton, skeleton)))
+    front_blocks = front.build(renderer.render(skeleton, skeleton))
     parts: dict[str, list[tuple[str, list[m.Block]]]] = {
         "clauses": body,
         "schedules": annexes,

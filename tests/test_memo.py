@@ -190,13 +190,13 @@ def test_the_memo_is_bounded_and_keeps_recent_variants() -> None:
 
 def test_a_reused_build_takes_a_fresh_bookmark_name_when_the_old_one_is_taken() -> None:
     render.clear_caches()
-    tree = parse("1. [](#cg-anchor:notice)Notices are given in writing.\n")
+    text = "1. [](#cg-anchor:notice)Notices are given in writing.\n"
     strings = {"clause": "clause"}
 
     def build(used: set[str]) -> tuple[list[m.Block], render._State]:
         state = render._State(strings, "en", bookmarks=set(used), setting=("test",))
         builder = render._Builder(state, "clause", "where", "notices", "3")
-        return builder.build(tree), state
+        return builder.build(text), state
 
     first, _ = build(set())
     reused, state = build(set())
@@ -211,10 +211,10 @@ def test_a_reused_build_takes_a_fresh_bookmark_name_when_the_old_one_is_taken() 
 
 def test_a_build_is_numbered_from_where_it_stands() -> None:
     render.clear_caches()
-    tree = parse("1. First.\n\n1. Second.\n")
+    text = "1. First.\n\n1. Second.\n"
     state = render._State({"clause": "clause"}, "en", setting=("test",))
     for clause in ("4", "9"):
-        blocks = render._Builder(state, "clause", "where", f"c{clause}", clause).build(tree)
+        blocks = render._Builder(state, "clause", "where", f"c{clause}", clause).build(text)
         assert [b.number for b in blocks if isinstance(b, m.NumberedPara)] == [
             f"{clause}.1", f"{clause}.2"]
 
@@ -267,3 +267,33 @@ def test_a_chunk_parses_to_markdown_it_pys_own_tree() -> None:
     for chunk in _CUT.split(TEXT):
         tree = _tuples(parse(chunk))
         assert tree == _reference_tree(chunk)
+
+
+def test_a_new_locale_reruns_only_templates_that_read_the_law_or_format_values() -> None:
+    render.clear_caches()
+    data = dealsheet.normalise(load_example(), dealsheet.load_schema(REPO))
+    assert data["agreement"]["governing_law"] == "US-NY"  # en_US: "January 4, 2027"
+    inputs: dict[str, list[Any]] = {}
+    original = render._MEMO.put
+
+    def put(key: Any, dependencies: Any, *rest: Any) -> None:
+        inputs[key[-1]] = [dependency[0] for dependency in dependencies]
+        original(key, dependencies, *rest)
+
+    render._MEMO.put = put  # type: ignore
+    try:
+        _document(data, "en")
+        data = copy.deepcopy(data)
+        data["agreement"]["governing_law"] = "GB-ENG"  # en_GB: "4 January 2027"
+        before = dict(inputs)
+        inputs.clear()
+        after = _document(data, "en")
+    finally:
+        render._MEMO.put = original  # type: ignore
+    assert after == _fresh(data, "en")
+    assert "4 January 2027" in after.pretty() and "January 4, 2027" not in after.pretty()
+    # Run again: templates that formatted a value, read the law or the definitions (which
+    # hold formatted values); the others (ten or more) are reused though the locale changed.
+    why = {("()", "locale", ""), ("agreement", "governing_law"), ("()", "definitions", "")}
+    assert inputs and all(why & set(before[name]) for name in inputs)
+    assert len([name for name in before if not why & set(before[name])]) >= 10

@@ -167,3 +167,27 @@ def test_a_truncated_entry_is_empty(folder: Path) -> None:
     mdtree.clear_cache()
     assert len(mdtree._stored()) == 0
     assert mdtree.parse(TEXT).children  # parsed afresh
+
+
+def test_a_chunk_dropped_from_the_trees_is_read_from_its_record(
+        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = mdtree.parse(TEXT)
+    mdtree.parse.cache_clear()
+    mdtree._parse_chunk.cache_clear()  # as when another contract's chunks took their place
+    asked = _no_parser(monkeypatch)
+    again = mdtree.parse(TEXT)
+    assert again == first and again is not first
+    assert asked == []
+
+
+def test_records_past_the_memory_budget_are_parsed_again_when_saved(
+        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mdtree, "_RECORDS", 0)  # keep no record in memory
+    first = mdtree.parse(TEXT)
+    assert mdtree._Store.fresh and all(r is None for r in mdtree._Store.fresh.values())
+    mdtree._parse_chunk.cache_clear()
+    mdtree.save()  # the trees were dropped: saving parses the chunks again
+    mdtree.clear_cache()
+    asked = _no_parser(monkeypatch)
+    assert mdtree.parse(TEXT) == first
+    assert asked == []
