@@ -1,6 +1,6 @@
 """The user's cache folder for contractgen: work that a cold start would otherwise redo.
 
-Five kinds of entry live there, each in its own sub-folder:
+Six kinds of entry live there, each in its own sub-folder:
 
 * ``jinja-*``: compiled templates (Jinja's byte-code cache), keyed by each template's text;
 * ``library``: the parsed TOML files of a clause library (see ``library.load_library``),
@@ -8,6 +8,9 @@ Five kinds of entry live there, each in its own sub-folder:
   time;
 * ``rules``: a stamp saying that a library's rules passed ``rules.check_rules``, keyed by
   a digest of the rules, the deal schema's fields, Jinja's version and contractgen's code;
+* ``valid``: a stamp saying that a deal sheet passed validation (``dealsheet.load_deal``,
+  on a cold start), keyed by a digest of its data, the schema, contractgen's code and
+  jsonschema's version;
 * ``markdown``: the parsed trees of Markdown chunks (see ``mdtree``), keyed by their text;
 * ``word``: the Word package without its body, as python-docx builds it for one set of
   document metadata (see ``writers.word``).
@@ -188,7 +191,7 @@ TEMP_AGE = 3_600
 # of ``cache_dir`` (``tmp<random>``), where <random> is ``tempfile``'s eight characters.
 _RANDOM = "[a-z0-9_]{8}"
 _HEX32 = re.compile("[0-9a-f]{32}")
-_ENTRIES = {"library": _HEX32, "rules": _HEX32, "word": _HEX32,
+_ENTRIES = {"library": _HEX32, "rules": _HEX32, "word": _HEX32, "valid": _HEX32,
             "markdown": re.compile("markdown")}
 _TEMPORARY = re.compile(rf"\.(?:[0-9a-f]{{32}}|markdown)\.{_RANDOM}|tmp{_RANDOM}")
 _JINJA_FOLDER = re.compile(r"jinja-[0-9][0-9A-Za-z.+!_-]*-py[0-9]+")

@@ -12,23 +12,27 @@ Three layers of checks, all reported as ``Problem``s with a JSON path:
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError, best_match
-
+from contractgen.cache import code_stamp, entry_name, package_stamp, read_entry, write_entry
 from contractgen.crossfields import cross_findings, is_number, object_items, parse_date
 from contractgen.errors import InvalidDealError, LibraryError, Problem
 from contractgen.paths import schema_path
 from contractgen.strictjson import load_json, strings_in
 from contractgen.wording import Finding, JsonPath, described, quote, shorten
+
+if TYPE_CHECKING:  # imported when a deal sheet is validated (see ``load_deal``)
+    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.exceptions import ValidationError
 
 
 @dataclass(frozen=True)
@@ -41,12 +45,33 @@ class Deal:
 
 
 def load_deal(path: Path, *, root: Path | None = None) -> Deal:
-    """Read, validate and normalise the deal sheet at ``path``."""
+    """Read, validate and normalise the deal sheet at ``path``.
+
+    A process that has not validated anything yet (a cold start: jsonschema, about a tenth
+    of it, is not imported) first looks in the cache folder for a stamp saying that this
+    very deal sheet passed validation under the same schema and code, and, with none,
+    leaves one once it does. The stamp only ever skips finding no problem again.
+    """
     raw = load_json(path)
-    problems = validate(raw, str(path), root=root)
-    if problems:
-        raise InvalidDealError(problems)
+    stamp = _validity_stamp(raw, root) if "jsonschema" not in sys.modules else None
+    if stamp is None or read_entry(_VALID, stamp) is not True:
+        problems = validate(raw, str(path), root=root)
+        if problems:
+            raise InvalidDealError(problems)
+        if stamp is not None:
+            write_entry(_VALID, stamp, True)
     return Deal(path=path, data=normalise(raw, load_schema(root)), raw=raw)
+
+
+_VALID = "valid"  # the cache folder's sub-folder of validity stamps
+
+
+def _validity_stamp(raw: Any, root: Path | None) -> str:
+    """Return the name of the stamp for a deal sheet that passed validation: a digest of its
+    data (as read: key order, types), the schema, contractgen's code and jsonschema's."""
+    text = json.dumps([raw, load_schema(root)], ensure_ascii=False)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return entry_name("valid", digest, code_stamp(), *package_stamp("jsonschema"))
 
 
 # --------------------------------------------------------------------------
@@ -77,8 +102,10 @@ class _Validators:
 @functools.lru_cache(maxsize=4)
 def _validator(root: Path | None) -> _Validators:
     """Return the compiled validators for the schema under ``root`` (cached)."""
+    from jsonschema import Draft202012Validator
+
     schema = load_schema(root)
-    whole = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    whole = Draft202012Validator(schema, format_checker=_format_checker())
     top = dict(schema)
     if isinstance(top.get("properties"), dict):
         top["properties"] = {key: True for key in top["properties"]}
@@ -91,16 +118,22 @@ _EMAIL = re.compile(
     re.ASCII,
 )
 
-FORMAT_CHECKER = FormatChecker(formats=())
+@functools.lru_cache(maxsize=1)
+def _format_checker() -> FormatChecker:
+    """Return the checker of the schema's formats: ours for date and email, and no other."""
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+    checker.checks("date")(is_calendar_date)
+    checker.checks("email")(is_email)
+    return checker
 
 
-@FORMAT_CHECKER.checks("date")
 def is_calendar_date(value: object) -> bool:
     """Return whether ``value`` is a real calendar date written YYYY-MM-DD."""
     return not isinstance(value, str) or parse_date(value) is not None
 
 
-@FORMAT_CHECKER.checks("email")
 def is_email(value: object) -> bool:
     """Return whether ``value`` is a plausible address: local@domain.tld, ASCII."""
     if not isinstance(value, str):
@@ -153,6 +186,8 @@ def _schema_findings(
 
 def _findings(errors: Iterable[ValidationError], schema: dict[str, Any],
               data: Any) -> Iterator[Finding]:
+    from jsonschema.exceptions import best_match
+
     for error in errors:
         if error.context:
             error = best_match(error.context) or error

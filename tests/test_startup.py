@@ -58,3 +58,34 @@ def test_cardinal_words_are_those_of_num2words(tmp_path: Path, language: str) ->
         print(ours == [num2words(n, lang="{language}") for n in numbers])
     """, tmp_path)
     assert out == "True"
+
+
+def test_a_deal_sheet_that_passed_validation_is_not_validated_again_on_a_cold_start(
+        tmp_path: Path) -> None:
+    render_twice = f"""
+        import json, sys
+        from pathlib import Path
+        from contractgen.pipeline import build
+        deal = Path({str(tmp_path / "deal.json")!r})
+        deal.write_text(Path("examples/northwind-bpo.json").read_text(encoding="utf-8"))
+        build(deal)
+        print("jsonschema" in sys.modules)
+    """
+    assert _run(render_twice, tmp_path) == "True"  # validated, and stamped
+    assert _run(render_twice, tmp_path) == "False"  # the stamp: jsonschema not even imported
+    edited = f"""
+        import json, sys
+        from pathlib import Path
+        from contractgen.errors import InvalidDealError
+        from contractgen.pipeline import build
+        deal = Path({str(tmp_path / "deal.json")!r})
+        data = json.loads(deal.read_text(encoding="utf-8"))
+        data["agreement"]["initial_term_months"] = 0  # out of range: a stamp must not hide it
+        deal.write_text(json.dumps(data), encoding="utf-8")
+        try:
+            build(deal)
+        except InvalidDealError as error:
+            print(len(error.problems), "jsonschema" in sys.modules)
+    """
+    assert _run(edited, tmp_path) == "1 True"
+    assert _run(edited, tmp_path) == "1 True"  # a deal sheet with problems is never stamped
