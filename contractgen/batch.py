@@ -105,11 +105,13 @@ def default_jobs() -> int:
 def _warm(root: Path | None) -> None:
     """Import the pipeline, load the library and compile its templates, once per process."""
     from contractgen import mdtree
+    from contractgen.dealsheet import validators
     from contractgen.sandbox import environment
     from contractgen.writers import markdown, word  # noqa: F401  (imported once, here)
 
     try:
         library = open_library(root)
+        validators(library.root)  # a batch validates every deal sheet: jsonschema too, once
     except ContractgenError:
         return  # reported for each deal sheet as it renders
     mdtree.preload()

@@ -100,7 +100,7 @@ class _Validators:
 
 
 @functools.lru_cache(maxsize=4)
-def _validator(root: Path | None) -> _Validators:
+def validators(root: Path | None) -> _Validators:
     """Return the compiled validators for the schema under ``root`` (cached)."""
     from jsonschema import Draft202012Validator
 
@@ -149,7 +149,7 @@ def is_email(value: object) -> bool:
 def validate(data: Any, file: str, *, root: Path | None = None) -> list[Problem]:
     """Return every problem in ``data`` (schema, text and cross-field), sorted by path."""
     schema = load_schema(root)
-    findings = list(_schema_findings(data, schema, _validator(root)))
+    findings = list(_schema_findings(data, schema, validators(root)))
     flagged = {path for path, _ in findings}
     extra = [*_text_findings(data), *_money_findings(data), *cross_findings(data)]
     findings += [(path, message) for path, message in extra if path not in flagged]
