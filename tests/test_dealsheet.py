@@ -725,7 +725,7 @@ def test_sections_validated_one_by_one_give_the_whole_sheets_findings() -> None:
     deal["parties"]["client"]["unexpected"] = 1
     del deal["governance"]
     schema = dealsheet.load_schema()
-    validators = dealsheet._validator(None)
+    validators = dealsheet.validators(None)
     whole = sorted(dealsheet._findings(validators.whole.iter_errors(deal), schema, deal))
     dealsheet.clear_caches()
     first = sorted(dealsheet._schema_findings(deal, schema, validators))
