@@ -10,18 +10,19 @@ The output is a real Word document that a lawyer can keep editing:
   its cached result, so the file reads correctly before fields are updated;
 * byte-identical output for the same ``Document`` (fixed properties and zip metadata).
 
-This module writes the body as XML text and zips the package. Everything else (styles,
-numbering, settings, header and footer, properties) is a skeleton that depends only on the
-document's metadata: ``word_package``, the only module that imports python-docx, builds it,
-and the ``word`` cache folder keeps it between runs. ``word_package`` is imported only when
-a skeleton has to be built, so a warm run never imports python-docx or lxml.
+This module writes the body as XML text; ``docx_zip`` zips the package, the main part
+deflated in segments, each compressed again only when it or the end of the one before it
+changes. Everything else (styles, numbering, settings, header and footer, properties) is a
+skeleton that depends only on the document's metadata: ``word_package``, the only module
+that imports python-docx, builds it, and the ``word`` cache folder keeps it between runs.
+``word_package`` is imported only when a skeleton has to be built, so a warm run never
+imports python-docx or lxml.
 """
 
 from __future__ import annotations
 
 import operator
 import re
-import struct
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -57,9 +58,10 @@ from contractgen.model import (
     Title,
     runs_text,
 )
+from contractgen.writers import docx_zip
+from contractgen.writers.docx_zip import _main_member, _Member, _Segment, _zip
 
 STEP = 720  # twips (0.5 in) between the text positions of successive list levels
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 # Page width, height, margin, header/footer distance (twips).
 PAPER = {"letter": (12240, 15840, 1440, 720), "a4": (11906, 16838, 1418, 709)}
@@ -102,8 +104,9 @@ def write_docx(doc: Document) -> bytes:
     module's span of blocks, and each gap between spans): a range with the same blocks as in
     one of the last few documents, entered in the same state, is reused whole, and each
     other block's XML is cached by the block and the little state it depends on. Each range
-    is deflated on its own (``_main_member``), so a contract rendered again after an edit
-    writes and compresses only the ranges that changed.
+    is deflated on its own, with the end of the range before it as its dictionary
+    (``_main_member``), so a contract rendered again after an edit writes and compresses
+    only the ranges that changed, and the range after one that changed at its end.
     """
     schedule_nums, schedule_bookmarks = _schedules(doc)
     skeleton = _skeleton(doc.meta, len(schedule_nums))
@@ -117,7 +120,7 @@ def write_docx(doc: Document) -> bytes:
         main = last[3]  # the same blocks and spans in the same package: the same main part
     else:
         segments = _body_segments(doc, schedule_nums, schedule_bookmarks, skeleton.style_ids)
-        main = _main_member(skeleton, segments)
+        main = _main_member(skeleton.main_name, skeleton.main_head, segments, skeleton.main_tail)
         _LastMain.written = (skeleton, doc.blocks, doc.spans, main)
     return _zip((*skeleton.before, main, *skeleton.after))
 
@@ -129,7 +132,6 @@ class _LastMain:
     """The last main part written: its skeleton, blocks and spans, and the deflated member."""
 
     written: tuple[_Skeleton, tuple[Block, ...], _Spans, _Member] | None = None
-    crcs: tuple[tuple[_Segment, int], ...] = ()  # its segments, each with the CRC so far
 
 
 def clear_caches() -> None:
@@ -137,10 +139,9 @@ def clear_caches() -> None:
     benchmarks and tests; the cache folder keeps its skeletons)."""
     _skeleton.cache_clear()
     _block_xml.cache_clear()
-    _segment.cache_clear()
     _LastDocument.written = _Seen.EMPTY
     _LastMain.written = None
-    _LastMain.crcs = ()
+    docx_zip.clear_caches()
 
 
 # --------------------------------------------------------------------------- package
@@ -216,154 +217,6 @@ def _skeleton_stamp() -> tuple[str, ...]:
     (``code_stamp``), python-docx and lxml (found, not imported: importing them is what the
     cache saves)."""
     return (code_stamp(), *package_stamp("docx", "lxml"))
-
-
-@dataclass(frozen=True)
-class _Member:
-    """One zip member: its name, the CRC and size of its data, and the deflated data."""
-
-    name: str
-    crc: int
-    size: int
-    deflated: bytes
-
-
-def _deflate(name: str, data: bytes) -> _Member:
-    """Deflate a member as zipfile does at compresslevel 1 (fast; a few % larger)."""
-    if len(data) * 1.05 > _ZIP32_LIMIT:  # zipfile would switch to zip64
-        raise ValueError(f"{name} is too large for a Word document")
-    compressor = zlib.compressobj(1, zlib.DEFLATED, -15)
-    return _Member(
-        name, zlib.crc32(data), len(data), compressor.compress(data) + compressor.flush()
-    )
-
-
-# The main part is deflated in segments (its head, each range of the body, its tail), each
-# compressed on its own and ended on a byte boundary by a sync flush (an empty stored block),
-# so that none refers back to the data before it: concatenated, they are one valid deflate
-# stream once a final empty block ends it. An unchanged segment is not compressed again.
-_FINAL_BLOCK = zlib.compressobj(1, zlib.DEFLATED, -15).flush()  # b"\x03\x00"
-_ZEROS = bytes(1 << 16)
-_SEGMENTS = 180  # deflated segments kept (a contract has 60 to 90): about two contracts
-
-
-@dataclass(frozen=True)
-class _Segment:
-    """A piece of the main part: its UTF-8 size and CRC-32, and its deflated data (not final,
-    ending on a byte boundary)."""
-
-    size: int
-    crc: int
-    deflated: bytes
-
-
-@lru_cache(maxsize=_SEGMENTS)
-def _segment(pieces: tuple[str, ...]) -> _Segment:
-    """Return a segment made of XML pieces (cached: the key is cheap to hash and compare,
-    since the pieces are mostly the cached XML strings of blocks)."""
-    data = "".join(pieces).encode("utf-8")
-    compressor = zlib.compressobj(1, zlib.DEFLATED, -15)
-    deflated = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
-    return _Segment(len(data), zlib.crc32(data), deflated)
-
-
-@lru_cache(maxsize=4)
-def _decoded(data: bytes) -> str:
-    """Return a skeleton's head or tail as text: one string per skeleton, so the segment's
-    key hashes and compares fast."""
-    return data.decode("utf-8")
-
-
-def _main_member(skeleton: _Skeleton, body: list[_Range | tuple[str, ...]]) -> _Member:
-    """Return the main part's member: the skeleton's head, the body's segments and the
-    skeleton's tail, deflated segment by segment (a range keeps its own); the CRC-32 is
-    combined from theirs (up to the first segment that differs from the last main part's,
-    its CRCs so far are reused)."""
-    head = (_decoded(skeleton.main_head),)
-    tail = (_decoded(skeleton.main_tail),)
-    before = _LastMain.crcs
-    crcs: list[tuple[_Segment, int]] = []
-    crc = size = 0
-    chunks: list[bytes] = []
-    for pieces in (head, *body, tail):
-        if isinstance(pieces, tuple):
-            segment = _segment(pieces)
-        else:
-            segment = pieces.segment or _segment(pieces.xml)
-            pieces.segment = segment
-        index = len(crcs)
-        if len(crcs) < len(before) and before[index][0] is segment and crc == (
-            before[index - 1][1] if index else 0
-        ):
-            crc = before[index][1]
-        else:
-            crc = _crc_combine(crc, segment.crc, segment.size)
-        crcs.append((segment, crc))
-        if segment.size:
-            size += segment.size
-            chunks.append(segment.deflated)
-    if size * 1.05 > _ZIP32_LIMIT:  # as _deflate: zipfile would switch to zip64
-        raise ValueError(f"{skeleton.main_name} is too large for a Word document")
-    chunks.append(_FINAL_BLOCK)
-    _LastMain.crcs = tuple(crcs)
-    return _Member(skeleton.main_name, crc, size, b"".join(chunks))
-
-
-def _crc_combine(crc_a: int, crc_b: int, size_b: int) -> int:
-    """Return the CRC-32 of data A followed by data B from the CRCs of A and B.
-
-    CRC-32 is linear over GF(2): ``crc32(B, crc_a)`` is ``crc_b`` XOR the register ``crc_a``
-    carried over ``size_b`` zero bytes, and ``crc32`` itself carries a register over zeros
-    if it starts from the register inverted (and its result is inverted back). As fast as a
-    CRC over B (zeros cost as much as data), without keeping B.
-    """
-    register = crc_a ^ 0xFFFFFFFF
-    zeros = memoryview(_ZEROS)
-    while size_b > 0:
-        register = zlib.crc32(zeros[: min(size_b, len(_ZEROS))], register)
-        size_b -= len(_ZEROS)
-    return crc_b ^ register ^ 0xFFFFFFFF
-
-
-# The records that zipfile writes (local file header, central directory entry, end of
-# central directory), with fixed metadata: ZIP_TIME as the DOS date and time, version 2.0,
-# made on MS-DOS, deflated, file attributes rw------- (zipfile's default).
-_LOCAL = struct.Struct("<4s2B4HL2L2H")
-_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
-_END = struct.Struct("<4s4H2LH")
-_FLAGS_METHOD_TIME = (
-    0,  # no flags
-    8,  # deflated
-    ZIP_TIME[3] << 11 | ZIP_TIME[4] << 5 | ZIP_TIME[5] // 2,  # DOS time
-    (ZIP_TIME[0] - 1980) << 9 | ZIP_TIME[1] << 5 | ZIP_TIME[2],  # DOS date
-)
-_MADE_BY = (20, 0, 20, 0)  # made by version 2.0 on MS-DOS; needs version 2.0
-_ENTRY = (0, 0, 0, 0, 0o600 << 16)  # no extra field, comment or disk; attributes rw-------
-_ZIP32_LIMIT = (1 << 31) - 1
-
-
-def _zip(members: tuple[_Member, ...]) -> bytes:
-    """Return the archive, byte for byte as ``zipfile.ZipFile.writestr`` writes it into a
-    seekable file; done here so that unchanged members are not compressed again."""
-    out: list[bytes] = []
-    directory: list[bytes] = []
-    offset = 0
-    for member in members:
-        name = member.name.encode("ascii")
-        sizes = (member.crc, len(member.deflated), member.size, len(name))
-        local = _LOCAL.pack(b"PK\x03\x04", *_MADE_BY[2:], *_FLAGS_METHOD_TIME, *sizes, 0)
-        entry = _CENTRAL.pack(
-            b"PK\x01\x02", *_MADE_BY, *_FLAGS_METHOD_TIME, *sizes, *_ENTRY, offset
-        )
-        out += (local, name, member.deflated)
-        directory += (entry, name)
-        offset += len(local) + len(name) + len(member.deflated)
-    size = sum(map(len, directory))
-    if offset + size > _ZIP32_LIMIT:
-        raise ValueError("the document is too large for a zip file without zip64")
-    count = len(members)
-    out += (*directory, _END.pack(b"PK\x05\x06", 0, 0, count, count, size, offset, 0))
-    return b"".join(out)
 
 
 def _text_width(meta: DocumentMeta) -> int:
@@ -628,8 +481,9 @@ class _Range:
     (index in ``xml``, state, bookmark ids), kept with a signature block that may follow;
     ``done`` each block's state and result (None for a page break). ``whole`` is false for a
     range that holds a signature block (which rewrites the block above it, maybe in another
-    range): its blocks can be reused, but not the range as a whole. ``segment`` is its XML
-    deflated, once ``_main_member`` has needed it (the only field ever set again).
+    range): its blocks can be reused, but not the range as a whole. ``segment`` is, once
+    ``_main_member`` has needed it, the segment that preceded the range and the range's XML
+    deflated after it (``docx_zip``; the only field ever set again).
     """
 
     blocks: tuple[Block, ...]
@@ -645,7 +499,7 @@ class _Range:
     last: tuple[int, _State, tuple[int, ...]] | None
     done: tuple[_Done | None, ...]
     whole: bool
-    segment: _Segment | None = None
+    segment: tuple[_Segment, _Segment] | None = None
 
     def with_blocks(self, blocks: tuple[Block, ...]) -> _Range:
         """Return this range with other blocks, equal to its own."""

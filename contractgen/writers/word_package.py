@@ -22,6 +22,7 @@ from docx.text.paragraph import Paragraph as DocxParagraph
 from lxml import etree
 
 from contractgen.model import DocumentMeta
+from contractgen.writers.docx_zip import _deflate
 from contractgen.writers.word import (
     BULLET,
     CLAUSE,
@@ -32,7 +33,6 @@ from contractgen.writers.word import (
     SCHEME_IDS,
     STEP,
     _attr,
-    _deflate,
     _intern_style_ids,
     _Skeleton,
     _StyleIds,
