@@ -101,7 +101,7 @@ class _State:
     clause_count: int = 0
     schedule_count: int = 0
     toc: list[tuple[str, str]] = field(default_factory=list)
-    setting: tuple[Any, ...] = ()  # what besides the tree a build depends on (library, ...)
+    setting: tuple[Any, ...] = ()  # what besides the text a build depends on (library, ...)
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ _BUILT_SIZE = 200  # two contracts or so
 
 
 class _Builder:
-    """Turn one part's Markdown tree into numbered model blocks."""
+    """Turn one part's Markdown text (parsed into a tree) into numbered model blocks."""
 
     def __init__(self, state: _State, scheme: m.Scheme | None, where: str,
                  owner: str, clause_number: str = "", instance: int = 0):
