@@ -60,7 +60,17 @@ def _attempt(job: Job, work: Callable[[], R]) -> R | Outcome:
 
 def run_jobs(jobs: list[Job]) -> list[Outcome]:
     """Render a few deal sheets in one worker, one outcome each."""
-    return list(_overlapped(jobs))
+    outcomes = list(_overlapped(jobs))
+    if not _Worker.frozen:  # what the first contracts loaded stays: never scan it again
+        gc.freeze()
+        _Worker.frozen = True
+    return outcomes
+
+
+class _Worker:
+    """Whether this worker froze what its first deal sheets loaded (``gc.freeze``)."""
+
+    frozen = False
 
 
 def _overlapped(jobs: list[Job]) -> Iterator[Outcome]:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import REPO
 
 from contractgen.batch import Job, chunked, render_many
 
@@ -52,3 +56,20 @@ def test_files_are_written_while_the_next_contract_renders(tmp_path: Path, minil
     assert (out / "b.md").read_text(encoding="utf-8") == "the lawyer's own edits\n"
     assert sorted(p.name for p in out.iterdir()) == ["a.md", "b.md", "d.md"]
     assert (out / "a.md").read_bytes() == (out / "d.md").read_bytes()
+
+
+def test_a_worker_freezes_what_its_first_deal_sheets_loaded(tmp_path: Path) -> None:
+    """After its first hand-over a worker's caches leave the garbage collector's scans."""
+    code = textwrap.dedent(f"""
+        import gc
+        from pathlib import Path
+        from contractgen import batch
+        job = batch.Job(Path({str(tmp_path / "missing.json")!r}), Path({str(tmp_path)!r}),
+                        ("md",), None, False, None)
+        before = gc.get_freeze_count()
+        outcome, = batch.run_jobs([job])
+        print(before == 0, gc.get_freeze_count() > 0, outcome.exit_code)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=REPO)
+    assert result.stdout.split() == ["True", "True", "3"]
