@@ -52,6 +52,7 @@ _PLACEHOLDERS = ("toc", "clauses", "signatures", "schedules")
 # Template outputs of this process, reused while nothing a template read has changed.
 _MEMO = Memo[str](keys=512, variants=2)
 _OPTIONAL_MARKERS = ("page_break",)
+_DEFINITIONS = "definitions"  # where the definitions go: built one by one (``_clause_blocks``)
 
 
 def _letters(n: int) -> str:
@@ -112,6 +113,7 @@ class _Built:
     counters: tuple[int, ...]
     registered: tuple[tuple[str, str, str], ...]  # (target key, number, bookmark)
     placeholders: tuple[tuple[int, str], ...] = ()  # the skeleton's, relative to its blocks
+    definitions: tuple[tuple[int, int], ...] = ()  # (where, depth), relative to its blocks
 
 
 # Blocks built from a Markdown text in a given numbering position, reused for the same text
@@ -135,6 +137,7 @@ class _Builder:
         self.blocks: list[m.Block] = []
         self.counters = [0, 0, 0, 0]
         self.placeholders: list[tuple[int, str]] = []
+        self.definitions: list[tuple[int, int]] = []  # where definitions() was, and its depth
         self.registered: list[tuple[str, str, str]] = []
 
     # -- numbering -----------------------------------------------------------------------
@@ -162,11 +165,11 @@ class _Builder:
     def fail(self, message: str) -> LibraryError:
         return LibraryError(f"{self.where}: {message}")
 
-    def build(self, markdown: str) -> list[m.Block]:
+    def build(self, markdown: str, depth: int | None = None) -> list[m.Block]:
         """Append the blocks of a Markdown text (numbered from the current counters); return
-        all."""
+        all. ``depth``: the list level the text stands in (the part's own by default)."""
         key = (markdown, self.scheme, self.clause_number, self.instance, self.owner,
-               self.where, tuple(self.counters), self.state.setting)
+               self.where, tuple(self.counters), self.state.setting, depth)
         built = _BUILT.get(key)
         start = len(self.blocks)
         if built is not None and self._replay(built):
@@ -174,12 +177,14 @@ class _Builder:
             self.blocks.extend(built.blocks)
             self.counters = list(built.counters)
             self.placeholders.extend((start + at, name) for at, name in built.placeholders)
+            self.definitions.extend((start + at, d) for at, d in built.definitions)
             return self.blocks
-        self.registered, placed = [], len(self.placeholders)
-        self._build(parse_markdown(markdown))
+        self.registered, placed, defined = [], len(self.placeholders), len(self.definitions)
+        self._build(parse_markdown(markdown), depth)
         placeholders = tuple((at - start, name) for at, name in self.placeholders[placed:])
+        definitions = tuple((at - start, d) for at, d in self.definitions[defined:])
         _BUILT[key] = _Built(tuple(self.blocks[start:]), tuple(self.counters),
-                             tuple(self.registered), placeholders)
+                             tuple(self.registered), placeholders, definitions)
         while len(_BUILT) > _BUILT_SIZE:
             _BUILT.popitem(last=False)
         return self.blocks
@@ -199,9 +204,10 @@ class _Builder:
             self.state.targets[key] = _Target(prefix, number, bookmark)
         return True
 
-    def _build(self, root: MdNode) -> None:
+    def _build(self, root: MdNode, depth: int | None = None) -> None:
+        level = self._base_level() - 1 if depth is None else depth
         for node in root.children:
-            self._block(node, level=self._base_level() - 1, indent=self._base_level() - 1)
+            self._block(node, level=level, indent=level)
 
     def _block(self, node: MdNode, level: int, indent: int) -> None:
         match node.type:
@@ -224,6 +230,9 @@ class _Builder:
     def _paragraph(self, node: MdNode, indent: int) -> None:
         runs, anchor = self._inline(node.children[0])
         marker = self._placeholder(runs)
+        if marker == _DEFINITIONS:
+            self.definitions.append((len(self.blocks), indent))
+            return
         if marker is not None:
             self.placeholders.append((len(self.blocks), marker))
             return
@@ -331,7 +340,8 @@ class _Builder:
             yield m.Ref(target, "", "cap" if kind == "cg-refcap" else "", "")
         elif href.startswith("#cg-anchor:"):
             anchor.append(href.split(":", 1)[1])
-        elif href.startswith("#cg-") and href[4:] in (*_PLACEHOLDERS, *_OPTIONAL_MARKERS):
+        elif href.startswith("#cg-") and href[4:] in (*_PLACEHOLDERS, *_OPTIONAL_MARKERS,
+                                                       _DEFINITIONS):
             yield m.Ref("@" + href[4:], "", "", "")
         else:
             yield from self._runs(node.children, bold, italic, anchor)
@@ -426,7 +436,7 @@ class _Renderer:
             FORMATTING_KEY: self._formatting,
             LABELS_KEY: library.labels.get(language, {}),
         })
-        self._definitions: str | None = None
+        self._definitions: tuple[str, ...] | None = None  # each definition's Markdown
 
     # helpers exposed to templates
     def included(self, module_id: str) -> bool:
@@ -457,13 +467,18 @@ class _Renderer:
         return MdSafe(f"“[{escape_markdown(text)}](#cg-term)”")
 
     def definitions(self) -> MdSafe:
+        """Mark where the definitions go: each is built on its own (``_clause_blocks``), so
+        that an edit of one definition rebuilds one paragraph, not the whole list."""
         if self._definitions is None:
             raise LibraryError("definitions() is only available in the Definitions clause")
-        self.log.call("definitions", "", self._definitions)
-        return MdSafe(self._definitions)
+        return MdSafe(f"[](#cg-{_DEFINITIONS})")
 
     def _formatting(self) -> None:
         self.log.call("locale", "", self.formatter.locale)
+
+    def definition_texts(self) -> tuple[str, ...]:
+        """Return each definition's Markdown, sorted by term (``render_definitions``)."""
+        return self._definitions or ()
 
     def _current(self, dependency: Dependency) -> Any:
         key = dependency[0]
@@ -498,7 +513,7 @@ class _Renderer:
             raise LibraryError(f"{where}: cannot read template: {error}") from error
 
     def render_definitions(self) -> None:
-        """Render every included module's definitions, sorted, as indented Markdown."""
+        """Render every included module's definitions, sorted: one Markdown text each."""
         entries: dict[str, tuple[str, str]] = {}
         for module in self.selection.modules():
             where = self.library.rel(module.meta_path)
@@ -514,8 +529,7 @@ class _Renderer:
                     raise LibraryError(f"{where}: definition of {term!r}: {error}") from error
                 entries[term] = (body.strip(), module.id)
         ordered = sorted(entries, key=_sort_key)
-        lines = [f"{self.term(term)} {entries[term][0]}" for term in ordered]
-        self._definitions = "\n\n   ".join(lines)
+        self._definitions = tuple(f"{self.term(term)} {entries[term][0]}" for term in ordered)
 
 
 # A deal value that ends with a full stop ("Inc.", "Bogotá D.C.") followed by the template's
@@ -560,6 +574,8 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
         builder = _Builder(state, "schedule", where, module.id, instance=state.schedule_count)
     state.targets[module.id] = target
     body = builder.build(renderer.render(module.template_name(lang), where))
+    for at, depth in reversed(builder.definitions):
+        body[at:at] = _definition_blocks(renderer, state, builder, depth)
     pieces: list[tuple[str, list[m.Block]]] = [(module.id, [heading, *body])]
     for section in sections:
         state.targets[section.id] = target
@@ -569,6 +585,21 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
         text = renderer.render(section.template_name(lang), builder.where)
         pieces.append((section.id, list(builder.build(text))))
     return pieces
+
+
+def _definition_blocks(renderer: _Renderer, state: _State, builder: _Builder,
+                       depth: int) -> list[m.Block]:
+    """Build the definitions where a clause placed them, each from its own Markdown text at
+    ``depth`` (the list level of the paragraph that called ``definitions()``), as if they
+    were paragraphs of that list item; a definition whose text did not change gives the
+    very blocks it gave before."""
+    sub = _Builder(state, builder.scheme, builder.where, builder.owner, builder.clause_number,
+                   builder.instance)
+    for text in renderer.definition_texts():
+        sub.build(text, depth)
+    if sub.placeholders or sub.definitions:
+        raise LibraryError(f"{builder.where}: a definition may not place other parts")
+    return sub.blocks
 
 
 @lru_cache(maxsize=256)

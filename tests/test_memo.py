@@ -297,3 +297,18 @@ def test_a_new_locale_reruns_only_templates_that_read_the_law_or_format_values()
     why = {("()", "locale", ""), ("agreement", "governing_law"), ("()", "definitions", "")}
     assert inputs and all(why & set(before[name]) for name in inputs)
     assert len([name for name in before if not why & set(before[name])]) >= 10
+
+
+def test_an_edited_definition_rebuilds_its_own_paragraph_only() -> None:
+    render.clear_caches()
+    data = dealsheet.normalise(load_example(), dealsheet.load_schema(REPO))
+    before = _document(data, "en")
+    data = copy.deepcopy(data)
+    data["agreement"]["effective_date"] = "2027-01-05"  # "Effective Date" means ...
+    after = _document(data, "en")
+    assert after == _fresh(data, "en")
+    old, new = before.module_blocks("definitions"), after.module_blocks("definitions")
+    assert len(old) == len(new) > 40
+    changed = [b for a, b in zip(old, new, strict=True) if a is not b]
+    assert len(changed) == 1 and isinstance(changed[0], m.Paragraph)
+    assert "Effective Date" in m.runs_text(changed[0].runs)
