@@ -1,7 +1,8 @@
 """Reuse a template's output (or a rule's verdict) when every input it read is unchanged.
 
 A clause template is a pure function of what it reads: deal fields, facts, whether other
-modules are included, and the definitions text, in one language and locale of one library.
+modules are included, and the locale when it formats a value, in one language of one
+library.
 While a template renders, a ``DependencyLog`` (handed to the deal's ``Record`` wrappers)
 notes each of those inputs with the value it had. The memo keeps the output under the
 template's name with that list; a later render whose inputs all compare equal (same types,

@@ -485,9 +485,7 @@ class _Renderer:
         if key[0] == CALL:
             if key[1] == "included":
                 return str(key[2]) in self.selection.included_ids
-            if key[1] == "locale":
-                return self.formatter.locale
-            return self._definitions
+            return self.formatter.locale  # the only other call logged (``_formatting``)
         return lookup(self.roots, key)
 
     def _run(self, name: str) -> str:
@@ -573,9 +571,8 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
         state.toc.append((label, module.title(lang)))
         builder = _Builder(state, "schedule", where, module.id, instance=state.schedule_count)
     state.targets[module.id] = target
-    body = builder.build(renderer.render(module.template_name(lang), where))
-    for at, depth in reversed(builder.definitions):
-        body[at:at] = _definition_blocks(renderer, state, builder, depth)
+    body = _build_part(renderer, state, builder, renderer.render(module.template_name(lang),
+                                                                 where))
     pieces: list[tuple[str, list[m.Block]]] = [(module.id, [heading, *body])]
     for section in sections:
         state.targets[section.id] = target
@@ -583,23 +580,28 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
         builder.owner = section.id
         builder.blocks = [_section_heading(section.title(lang))]
         text = renderer.render(section.template_name(lang), builder.where)
-        pieces.append((section.id, list(builder.build(text))))
+        pieces.append((section.id, list(_build_part(renderer, state, builder, text))))
     return pieces
 
 
-def _definition_blocks(renderer: _Renderer, state: _State, builder: _Builder,
-                       depth: int) -> list[m.Block]:
-    """Build the definitions where a clause placed them, each from its own Markdown text at
-    ``depth`` (the list level of the paragraph that called ``definitions()``), as if they
-    were paragraphs of that list item; a definition whose text did not change gives the
-    very blocks it gave before."""
-    sub = _Builder(state, builder.scheme, builder.where, builder.owner, builder.clause_number,
-                   builder.instance)
-    for text in renderer.definition_texts():
-        sub.build(text, depth)
-    if sub.placeholders or sub.definitions:
-        raise LibraryError(f"{builder.where}: a definition may not place other parts")
-    return sub.blocks
+def _build_part(renderer: _Renderer, state: _State, builder: _Builder,
+                markdown: str) -> list[m.Block]:
+    """Build a clause's or section's text, then the definitions where it placed them: each
+    from its own Markdown text at the list level of the paragraph that called
+    ``definitions()``, as if they were paragraphs of that list item (a definition whose
+    text did not change gives the very blocks it gave before)."""
+    placed = len(builder.definitions)
+    blocks = builder.build(markdown)
+    for at, depth in reversed(builder.definitions[placed:]):
+        sub = _Builder(state, builder.scheme, builder.where, builder.owner,
+                       builder.clause_number, builder.instance)
+        for text in renderer.definition_texts():
+            sub.build(text, depth)
+        if sub.placeholders or sub.definitions:
+            raise LibraryError(f"{builder.where}: a definition may not place other parts")
+        blocks[at:at] = sub.blocks
+    del builder.definitions[placed:]
+    return blocks
 
 
 @lru_cache(maxsize=256)
@@ -791,6 +793,8 @@ def build_document(library: Library, selection: Selection, deal: dict[str, Any],
     skeleton = library.skeleton_name(language)
     front = _Builder(state, None, skeleton, "agreement")
     front_blocks = front.build(renderer.render(skeleton, skeleton))
+    if front.definitions:
+        raise LibraryError(f"{skeleton}: definitions() belongs in the Definitions clause")
     parts: dict[str, list[tuple[str, list[m.Block]]]] = {
         "clauses": body,
         "schedules": annexes,

@@ -127,6 +127,27 @@ def test_template_errors_name_file_and_line(tmp_path: Path, northwind: dict[str,
     assert caught.value.exit_code == 5
 
 
+def test_a_section_may_place_the_definitions(tmp_path: Path, northwind: dict[str, Any]) -> None:
+    root = write_library(tmp_path, {"schedules/offshore_section.en.md.j2":
+                                    "1. Terms used here:\n\n   {{ definitions() }}\n"})
+    doc = _document(root, _general(northwind))
+    kinds = [type(b).__name__ for b in doc.blocks]
+    section = kinds.index("Heading", kinds.index("SignatureBlock"))
+    placed = [b for b in doc.blocks[section:] if isinstance(b, m.Paragraph)]
+    assert [m.runs_text(b.runs).split("”")[0] for b in placed] == ["“Charges", "“Effective Date"]
+    assert all(b.indent == 1 for b in placed)  # in a schedule, list items start at level 1
+
+
+def test_the_skeleton_may_not_place_the_definitions(tmp_path: Path,
+                                                     northwind: dict[str, Any]) -> None:
+    root = write_library(tmp_path)
+    skeleton = root / "templates" / "agreement.en.md.j2"
+    skeleton.write_text(skeleton.read_text(encoding="utf-8") + "\n{{ definitions() }}\n",
+                        encoding="utf-8")
+    with pytest.raises(LibraryError, match="definitions\\(\\) belongs in the Definitions"):
+        _document(root, _general(northwind))
+
+
 def test_templates_are_sandboxed(tmp_path: Path, northwind: dict[str, Any]) -> None:
     root = _broken(tmp_path, "{{ ''.__class__.__mro__ }}\n")
     with pytest.raises(LibraryError):
