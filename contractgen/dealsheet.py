@@ -2,7 +2,7 @@
 
 Three layers of checks, all reported as ``Problem``s with a JSON path:
 
-* ``load_json``  strict reading: UTF-8, size, duplicate keys, NaN, nesting depth
+* ``parse_json`` strict reading: UTF-8, size, duplicate keys, NaN, nesting depth
   (``strictjson``; raises ``InputError`` on the first failure: nothing else can be checked);
 * ``validate``   the JSON Schema, text hygiene, money precision and the cross-field rules
   of FIELDS.md (``crossfields``), returning every problem found;
@@ -27,7 +27,7 @@ from contractgen.cache import code_stamp, entry_name, package_stamp, read_entry,
 from contractgen.crossfields import cross_findings, is_number, object_items, parse_date
 from contractgen.errors import InvalidDealError, LibraryError, Problem
 from contractgen.paths import schema_path
-from contractgen.strictjson import load_json, strings_in
+from contractgen.strictjson import parse_json, read_json_bytes, strings_in
 from contractgen.wording import Finding, JsonPath, described, quote, shorten
 
 if TYPE_CHECKING:  # imported when a deal sheet is validated (see ``load_deal``)
@@ -52,15 +52,31 @@ def load_deal(path: Path, *, root: Path | None = None) -> Deal:
     very deal sheet passed validation under the same schema and code, and, with none,
     leaves one once it does. The stamp only ever skips finding no problem again.
     """
-    raw = load_json(path)
+    data = read_json_bytes(path)
+    known = _LOADED.get((root, data))
+    if known is not None:  # the same bytes loaded before in this process: the same deal
+        _LOADED.move_to_end((root, data))
+        return Deal(path=path, data=known[1], raw=known[0])
+    raw = parse_json(data, str(path))
+    texts = _section_texts(raw)
     stamp = _validity_stamp(raw, root) if "jsonschema" not in sys.modules else None
     if stamp is None or read_entry(_VALID, stamp) is not True:
-        problems = validate(raw, str(path), root=root)
+        problems = _validate(raw, str(path), root, texts)
         if problems:
             raise InvalidDealError(problems)
         if stamp is not None:
             write_entry(_VALID, stamp, True)
-    return Deal(path=path, data=normalise(raw, load_schema(root)), raw=raw)
+    deal = Deal(path=path, data=_normalise(raw, load_schema(root), texts), raw=raw)
+    _LOADED[(root, data)] = (deal.raw, deal.data)
+    while len(_LOADED) > 4:
+        _LOADED.popitem(last=False)
+    return deal
+
+
+# (library root, a deal sheet's bytes) -> its data as read and normalised: a deal sheet that
+# validated is valid again (the schema and code are those of this process). Deals share
+# these objects, which nothing changes.
+_LOADED: OrderedDict[tuple[Path | None, bytes], tuple[Any, dict[str, Any]]] = OrderedDict()
 
 
 _VALID = "valid"  # the cache folder's sub-folder of validity stamps
@@ -148,10 +164,24 @@ def is_email(value: object) -> bool:
 
 def validate(data: Any, file: str, *, root: Path | None = None) -> list[Problem]:
     """Return every problem in ``data`` (schema, text and cross-field), sorted by path."""
+    return _validate(data, file, root, _section_texts(data))
+
+
+def _section_texts(data: Any) -> dict[str, str]:
+    """Return each top-level section's JSON text (none if ``data`` is not an object): what
+    is found in a section, and its normalised form, are kept by it (``_SECTIONS``,
+    ``_TEXTS``, ``_FILLED``), so that an edited deal sheet has only the sections that
+    changed checked again."""
+    if not isinstance(data, dict):
+        return {}
+    return {key: json.dumps(value, ensure_ascii=False) for key, value in data.items()}
+
+
+def _validate(data: Any, file: str, root: Path | None, texts: dict[str, str]) -> list[Problem]:
     schema = load_schema(root)
-    findings = list(_schema_findings(data, schema, validators(root)))
+    findings = list(_schema_findings(data, schema, validators(root), texts))
     flagged = {path for path, _ in findings}
-    extra = [*_text_findings(data), *_money_findings(data), *cross_findings(data)]
+    extra = [*_text_findings(data, texts), *_money_findings(data), *cross_findings(data)]
     findings += [(path, message) for path, message in extra if path not in flagged]
     unique = {Problem(file, path, message) for path, message in findings}
     return sorted(unique, key=lambda p: (_path_key(p.path), p.message))
@@ -164,7 +194,7 @@ def _path_key(path: JsonPath) -> tuple[tuple[int, int | str], ...]:
 
 
 def _schema_findings(
-    data: Any, schema: dict[str, Any], validators: _Validators
+    data: Any, schema: dict[str, Any], validators: _Validators, texts: dict[str, str]
 ) -> Iterator[Finding]:
     """Yield a plain-words finding for every schema error.
 
@@ -181,7 +211,8 @@ def _schema_findings(
     yield from _findings(validators.top.iter_errors(data), schema, data)
     for key, subschema in properties.items():
         if key in data:
-            yield from _section_findings(validators.whole, schema, key, subschema, data)
+            yield from _section_findings(validators.whole, schema, key, subschema, data,
+                                         texts[key])
 
 
 def _findings(errors: Iterable[ValidationError], schema: dict[str, Any],
@@ -202,27 +233,94 @@ _SECTIONS: OrderedDict[tuple[int, str, str], tuple[Draft202012Validator, list[Fi
 
 
 def clear_caches() -> None:
-    """Forget the sections validated in this process (for tests and benchmarks)."""
+    """Forget the deal sheets and sections checked in this process (for tests and
+    benchmarks)."""
     _SECTIONS.clear()
+    _MEMBERS.clear()
+    _TEXTS.clear()
+    _FILLED.clear()
+    _LOADED.clear()
 
 
 def _section_findings(validator: Draft202012Validator, schema: dict[str, Any], key: str,
-                      subschema: Any, data: dict[str, Any]) -> list[Finding]:
-    text = json.dumps(data[key], ensure_ascii=False)
+                      subschema: Any, data: dict[str, Any], text: str) -> list[Finding]:
     memo = (id(validator), key, text)
     known = _SECTIONS.get(memo)
     if known is not None and known[0] is validator:
         _SECTIONS.move_to_end(memo)
         return known[1]
-    errors = []
-    for error in validator.descend(data[key], subschema, path=key, schema_path=key):
-        error.schema_path.appendleft("properties")
-        errors.append(error)
-    findings = list(_findings(errors, schema, data))
+    section = data[key]
+    shell = _shell(subschema)
+    if shell is None or not isinstance(section, dict):
+        errors = list(validator.descend(section, subschema, path=key, schema_path=key))
+        findings = list(_findings(_under(errors, key), schema, data))
+    else:
+        # The section's own keywords, its members' values left out, then each member as
+        # its ``properties`` keyword sends it, kept by its text.
+        errors = list(validator.descend(section, shell, path=key, schema_path=key))
+        findings = list(_findings(_under(errors, key), schema, data))
+        for name in section:
+            member = subschema["properties"].get(name)
+            if member is not None:
+                findings += _member_findings(validator, schema, key, name, member, data)
     _SECTIONS[memo] = (validator, findings)
     while len(_SECTIONS) > 64:
         _SECTIONS.popitem(last=False)
     return findings
+
+
+def _under(errors: list[ValidationError], *keys: str) -> list[ValidationError]:
+    """Place the errors that ``descend`` gave for the value at ``keys`` (its path and schema
+    path start with the last key) as the ``properties`` keywords that lead to it give them."""
+    for error in errors:
+        error.schema_path.appendleft("properties")
+        for name in reversed(keys[:-1]):
+            error.path.appendleft(name)
+            error.schema_path.appendleft(name)
+            error.schema_path.appendleft("properties")
+    return errors
+
+
+def _member_findings(validator: Draft202012Validator, schema: dict[str, Any], key: str,
+                     name: str, member: Any, data: dict[str, Any]) -> list[Finding]:
+    value = data[key][name]
+    memo = (id(validator), key, name, json.dumps(value, ensure_ascii=False))
+    known = _MEMBERS.get(memo)
+    if known is not None and known[0] is validator:
+        _MEMBERS.move_to_end(memo)
+        return known[1]
+    errors = list(validator.descend(value, member, path=name, schema_path=name))
+    findings = list(_findings(_under(errors, key, name), schema, data))
+    _MEMBERS[memo] = (validator, findings)
+    while len(_MEMBERS) > 256:
+        _MEMBERS.popitem(last=False)
+    return findings
+
+
+# (validator id, section, member, its JSON text) -> (the validator, its findings)
+_MEMBERS: OrderedDict[tuple[int, str, str, str], tuple[Draft202012Validator, list[Finding]]] = (
+    OrderedDict())
+
+
+def _shell(subschema: Any) -> dict[str, Any] | None:
+    """Return a section's schema with its members' schemas left out (``True``), or None if
+    its members cannot be checked apart from it: it must name them in ``properties`` and
+    use no keyword whose verdict depends on how they fared (``unevaluatedProperties``)."""
+    if (not isinstance(subschema, dict) or not isinstance(subschema.get("properties"), dict)
+            or "$ref" in subschema or "unevaluatedProperties" in subschema
+            or "$id" in subschema):
+        return None
+    known = _SHELLS.get(id(subschema))
+    if known is None or known[0] is not subschema:
+        shell = dict(subschema)
+        shell["properties"] = {name: True for name in subschema["properties"]}
+        known = _SHELLS[id(subschema)] = (subschema, shell)
+    return known[1]
+
+
+# schema node id -> (the node, its shell); the entry holds the node, so no other object can
+# have its id while it lives (schemas are loaded once and never changed)
+_SHELLS: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
 
 
 def _messages(error: ValidationError, schema: dict[str, Any], data: Any) -> list[str]:
@@ -492,12 +590,30 @@ _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _CONTROL_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab"}
 
 
-def _text_findings(data: Any) -> Iterator[Finding]:
-    """Yield a finding for each string that is not clean, trimmed text."""
-    for path, text in strings_in(data):
+def _text_findings(data: Any, texts: dict[str, str]) -> Iterator[Finding]:
+    """Yield a finding for each string that is not clean, trimmed text (a section's are
+    kept by its text)."""
+    if not texts:
+        yield from _strings_findings(data, "$")
+        return
+    for key, value in data.items():
+        found = _TEXTS.get((key, texts[key]))
+        if found is None:
+            found = _TEXTS[(key, texts[key])] = list(_strings_findings(value, f"$.{key}"))
+            while len(_TEXTS) > 64:
+                _TEXTS.popitem(last=False)
+        yield from found
+
+
+def _strings_findings(data: Any, path: JsonPath) -> Iterator[Finding]:
+    for where, text in strings_in(data, path=path):
         message = _text_problem(text)
         if message:
-            yield path, message
+            yield where, message
+
+
+# (section, its JSON text) -> its text findings
+_TEXTS: OrderedDict[tuple[str, str], list[Finding]] = OrderedDict()
 
 
 def _text_problem(text: str) -> str:
@@ -559,6 +675,29 @@ def _fill(value: Any, node: Any, root: dict[str, Any]) -> Any:
         items = node.get("items") if isinstance(node, dict) else None
         return [_fill(item, items, root) for item in value]
     return value
+
+
+def _normalise(data: dict[str, Any], schema: dict[str, Any],
+               texts: dict[str, str]) -> dict[str, Any]:
+    """``normalise``, with each section's normalised form kept by its text (``_FILLED``)."""
+    properties = _all_properties(resolved(schema, schema), schema)
+    filled: dict[str, Any] = {}
+    for key, item in data.items():
+        memo = (id(schema), key, texts[key])
+        known = _FILLED.get(memo)
+        if known is None or known[0] is not schema:
+            known = _FILLED[memo] = (schema, _fill(item, properties.get(key), schema))
+            while len(_FILLED) > 64:
+                _FILLED.popitem(last=False)
+        filled[key] = known[1]
+    for name in properties:
+        filled.setdefault(name, None)
+    return filled
+
+
+# (schema id, section, its JSON text) -> (the schema, the section normalised); deals share
+# these sections, which nothing changes.
+_FILLED: OrderedDict[tuple[int, str, str], tuple[dict[str, Any], Any]] = OrderedDict()
 
 
 def resolved(node: Any, root: dict[str, Any]) -> Any:

@@ -49,8 +49,17 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 def load_json(path: Path) -> Any:
     """Read ``path`` as strict UTF-8 JSON, raising InputError on any doubt."""
-    name = str(path)
-    text = _decode(_read_bytes(path, name), name)
+    return parse_json(read_json_bytes(path), str(path))
+
+
+def read_json_bytes(path: Path) -> bytes:
+    """Return the bytes of the file at ``path``, refusing unreadable or oversized files."""
+    return _read_bytes(path, str(path))
+
+
+def parse_json(data: bytes, name: str) -> Any:
+    """Parse a file's bytes as strict UTF-8 JSON (``name`` names it in messages)."""
+    text = _decode(data, name)
     _check_depth(text, name)
     data = _parse(text, name)
     if _SURROGATE_ESCAPE.search(text):
@@ -91,6 +100,8 @@ def _decode(data: bytes, name: str) -> str:
 
 def _check_depth(text: str, name: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH before the recursive parser sees it."""
+    if _shallow(text):
+        return
     depth = 0
     for match in _NESTING_TOKEN.finditer(text):
         token = match.group()
@@ -101,6 +112,23 @@ def _check_depth(text: str, name: str) -> None:
                 raise InputError(f"{name}: {where}: nested deeper than {MAX_DEPTH} levels")
         elif token in "]}":
             depth -= 1
+
+
+# Strings, and runs of anything but brackets and quotes: what is left is the brackets alone.
+_NOT_BRACKET = re.compile(_STRING + r'|[^\[\]{}"]++')
+
+
+def _shallow(text: str) -> bool:
+    """Whether the brackets outside strings pair up, nested at most MAX_DEPTH deep: each pass
+    drops the innermost pairs, so a text nested N deep is empty after N passes. String
+    operations only (a deal sheet has thousands of brackets); when this says no,
+    ``_check_depth`` walks the brackets one by one to find where."""
+    brackets = _NOT_BRACKET.sub("", text)
+    for _ in range(MAX_DEPTH):
+        if not brackets:
+            return True
+        brackets = brackets.replace("[]", "").replace("{}", "")
+    return not brackets
 
 
 def _parse(text: str, name: str) -> Any:
@@ -202,9 +230,11 @@ def _check_surrogates(data: Any, name: str) -> None:
             raise InputError(f"{name}: {path}: text contains a lone surrogate {code}")
 
 
-def strings_in(data: Any, *, include_keys: bool = False) -> Iterator[tuple[JsonPath, str]]:
-    """Yield (JSON path, text) for every string in ``data``, without recursion."""
-    stack: list[tuple[JsonPath, Any]] = [("$", data)]
+def strings_in(data: Any, *, include_keys: bool = False,
+               path: JsonPath = "$") -> Iterator[tuple[JsonPath, str]]:
+    """Yield (JSON path, text) for every string in ``data`` (found at ``path``), without
+    recursion."""
+    stack: list[tuple[JsonPath, Any]] = [(path, data)]
     while stack:
         path, node = stack.pop()
         if isinstance(node, str):

@@ -724,12 +724,58 @@ def test_sections_validated_one_by_one_give_the_whole_sheets_findings() -> None:
     deal["scope"]["functions"][0]["category"] = "bogus"
     deal["parties"]["client"]["unexpected"] = 1
     del deal["governance"]
+    deal["performance"]["earn_back"] = {"enabled": False, "months": 3}  # a then/else branch
+    deal["commercials"]["indexation"] = {"enabled": True, "index": " CPI"}
+    deal["oversight"]["audit"]["per_year"] = "twice"
     schema = dealsheet.load_schema()
     validators = dealsheet.validators(None)
     whole = sorted(dealsheet._findings(validators.whole.iter_errors(deal), schema, deal))
     dealsheet.clear_caches()
-    first = sorted(dealsheet._schema_findings(deal, schema, validators))
-    again = sorted(dealsheet._schema_findings(deal, schema, validators))  # from the cache
+    texts = dealsheet._section_texts(deal)
+    first = sorted(dealsheet._schema_findings(deal, schema, validators, texts))
+    again = sorted(dealsheet._schema_findings(deal, schema, validators, texts))  # cached
     assert first == again == whole
     assert {path for path, _ in whole} >= {"$.agreement.currency", "$.parties.client",
-                                          "$.scope.functions[0].category", "$"}
+                                          "$.scope.functions[0].category", "$",
+                                          "$.performance.earn_back",
+                                          "$.commercials.indexation",
+                                          "$.oversight.audit.per_year"}
+    # an edit of one member: the section is checked again, the other members are not
+    deal["oversight"]["audit"]["per_year"] = 2
+    texts = dealsheet._section_texts(deal)
+    members = len(dealsheet._MEMBERS)
+    edited = sorted(dealsheet._schema_findings(deal, schema, validators, texts))
+    assert len(dealsheet._MEMBERS) == members + 1
+    assert edited == sorted(dealsheet._findings(validators.whole.iter_errors(deal), schema, deal))
+    assert "$.oversight.audit.per_year" not in {path for path, _ in edited}
+
+
+def test_a_deal_sheet_loaded_again_is_the_same_deal(tmp_path: Path) -> None:
+    from contractgen import dealsheet
+
+    path = tmp_path / "deal.json"
+    copy_of = tmp_path / "copy.json"
+    path.write_bytes(NORTHWIND.read_bytes())
+    copy_of.write_bytes(NORTHWIND.read_bytes())
+    first = load_deal(path)
+    again = load_deal(copy_of)  # the same bytes: the same data, under its own path
+    assert again.path == copy_of and again.data is first.data and again.raw is first.raw
+    data = example()
+    data["agreement"]["title"] = "Other Services Agreement"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    edited = load_deal(path)
+    assert edited.data["agreement"]["title"] == "Other Services Agreement"
+    assert edited.data["parties"] is first.data["parties"]  # an unchanged section is shared
+    dealsheet.clear_caches()
+    assert load_deal(copy_of).data == first.data
+
+
+def test_a_deal_sheet_that_failed_fails_again(tmp_path: Path) -> None:
+    data = example()
+    data["agreement"]["currency"] = "usd"
+    path = tmp_path / "deal.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    for _ in range(2):
+        with pytest.raises(InvalidDealError) as error:
+            load_deal(path)
+        assert [p.path for p in error.value.problems] == ["$.agreement.currency"]

@@ -224,3 +224,31 @@ def test_validate_answers_paths_that_are_not_files(tmp_path: Path, name: str) ->
     assert result.exit_code == 3, result.output
     assert "Traceback" not in result.output
     assert str(path) in result.output
+
+
+def _deepest(text: str) -> int | None:
+    """The deepest nesting of the brackets outside strings, or None if they do not pair."""
+    from contractgen.strictjson import _NOT_BRACKET
+
+    deepest = 0
+    opened: list[str] = []
+    for char in _NOT_BRACKET.sub("", text):
+        if char in "[{":
+            opened.append(char)
+            deepest = max(deepest, len(opened))
+        elif not opened or opened.pop() + char not in ("[]", "{}"):
+            return None
+    return None if opened else deepest
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(["[", "]", "{", "}", '"[{"', '"\\"]"', "1", ",", '"', "\\"]),
+                max_size=80),
+       st.integers(min_value=0, max_value=40))
+def test_the_quick_depth_check_agrees_with_a_walk_of_the_brackets(parts: list[str],
+                                                                  wrap: int) -> None:
+    from contractgen.strictjson import MAX_DEPTH, _shallow
+
+    text = "[" * wrap + "".join(parts) + "]" * wrap
+    deepest = _deepest(text)
+    assert _shallow(text) == (deepest is not None and deepest <= MAX_DEPTH)

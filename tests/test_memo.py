@@ -312,3 +312,21 @@ def test_an_edited_definition_rebuilds_its_own_paragraph_only() -> None:
     changed = [b for a, b in zip(old, new, strict=True) if a is not b]
     assert len(changed) == 1 and isinstance(changed[0], m.Paragraph)
     assert "Effective Date" in m.runs_text(changed[0].runs)
+
+
+def test_an_edit_of_one_paragraph_rebuilds_that_paragraph_only() -> None:
+    # The audit clause's template runs again (it reads the notice period), and its text
+    # differs in one numbered paragraph: the module's other blocks are built from their own
+    # chunks of text, which did not change, so they are the very objects built before.
+    render.clear_caches()
+    data = dealsheet.normalise(load_example(), dealsheet.load_schema(REPO))
+    before = _document(data, "en")
+    data = copy.deepcopy(data)
+    data["oversight"]["audit"]["notice_days"] = 21
+    after = _document(data, "en")
+    assert after == _fresh(data, "en")
+    old, new = before.module_blocks("audit"), after.module_blocks("audit")
+    assert len(old) == len(new) > 5
+    changed = [b for a, b in zip(old, new, strict=True) if a is not b]
+    assert len(changed) == 1 and isinstance(changed[0], m.NumberedPara)
+    assert "21" in m.runs_text(changed[0].runs)
