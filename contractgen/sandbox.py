@@ -373,10 +373,25 @@ class _BytecodeCache(FileSystemBytecodeCache):
             pass
 
 
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, which reads a deal field of a ``Record`` directly: what
+    ``getattr`` would find there after its checks (a Record's only attributes without a
+    leading underscore are the deal's fields), without them."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is Record and not attribute.startswith("_"):
+            data = obj._data
+            if attribute in data:
+                return obj._child(attribute, data[attribute])
+            obj._absent(attribute)
+            return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
 @lru_cache(maxsize=8)
 def environment(root: Path) -> ImmutableSandboxedEnvironment:
     """Return the sandboxed environment for the library at ``root`` (templates compiled once)."""
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         loader=_LibraryLoader(root),
         bytecode_cache=_bytecode_cache(),
         undefined=StrictUndefined,
