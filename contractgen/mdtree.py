@@ -73,24 +73,12 @@ _REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:", re.MULTILINE)
 @lru_cache(maxsize=100)  # one contract has 60 to 80 texts
 def parse(markdown: str) -> MdNode:
     """Return the tree of a Markdown text: its chunks' blocks, in order, under one root."""
-    children: list[MdNode] = []
-    for chunk in chunks(markdown):
-        children.extend(parse_chunk(chunk).children)
-    return MdNode("root", "", (), "", tuple(children))
-
-
-def chunks(markdown: str) -> list[str]:
-    """Cut a text where no block can continue across the cut (see the module's docstring):
-    the tree of the text is its chunks' trees' blocks, in order. A text with a link
-    reference definition, which any block may use, is one chunk."""
     if _REFERENCE_DEFINITION.search(markdown):
-        return [markdown]
-    return _CUT.split(markdown)
-
-
-def parse_chunk(chunk: str) -> MdNode:
-    """Return the tree of one chunk (as ``chunks`` cuts them)."""
-    return _parse_chunk(chunk)
+        return _parse_chunk(markdown)
+    children: list[MdNode] = []
+    for chunk in _CUT.split(markdown):
+        children.extend(_parse_chunk(chunk).children)
+    return MdNode("root", "", (), "", tuple(children))
 
 
 def clear_cache() -> None:

@@ -30,8 +30,9 @@ from contractgen import model as m
 from contractgen.errors import LibraryError
 from contractgen.formatting import Formatter, language_tag, locale_for
 from contractgen.library import ClauseModule, Library
-from contractgen.mdtree import MdNode, chunks, parse_chunk
+from contractgen.mdtree import MdNode
 from contractgen.mdtree import clear_cache as _clear_parses
+from contractgen.mdtree import parse as parse_markdown
 from contractgen.memo import CALL, Dependency, DependencyLog, Memo, lookup, stamps
 from contractgen.rules import DEAL_ROOTS, Selection
 from contractgen.sandbox import (
@@ -115,12 +116,11 @@ class _Built:
     definitions: tuple[tuple[int, int], ...] = ()  # (where, depth), relative to its blocks
 
 
-# Blocks built from a Markdown text, or from one of its chunks, in a given numbering position,
-# reused for the same text (the template memo gives the same text object back, so the key
-# compares by identity; a text is parsed only when no build of it is remembered, and no tree
-# is kept here). A text of one chunk is its own chunk: one entry serves both.
+# Blocks built from a Markdown text in a given numbering position, reused for the same text
+# (the template memo gives the same text object back, so the key compares by identity; the
+# text is parsed only when no build of it is remembered, and no tree is kept here).
 _BUILT: OrderedDict[tuple[Any, ...], _Built] = OrderedDict()
-_BUILT_SIZE = 1500  # texts and chunks of two contracts or so
+_BUILT_SIZE = 200  # two contracts or so
 
 
 class _Builder:
@@ -167,71 +167,41 @@ class _Builder:
 
     def build(self, markdown: str, depth: int | None = None) -> list[m.Block]:
         """Append the blocks of a Markdown text (numbered from the current counters); return
-        all. ``depth``: the list level the text stands in (the part's own by default).
-
-        A text built before in the same position gives the same blocks back; otherwise its
-        chunks (``mdtree.chunks``) are, each in its own position: after an edit that changed
-        one paragraph of a clause, the other paragraphs are the very blocks of the last
-        contract, which the cross-reference pass and the writers find by identity.
-        """
-        key = self._key(markdown, depth)
-        if not self._reuse(key):
-            mark = self._mark()
-            pieces = chunks(markdown)
-            for piece in pieces:
-                if len(pieces) == 1:
-                    self._build(parse_chunk(piece), depth)
-                    continue
-                piece_key = self._key(piece, depth)
-                if not self._reuse(piece_key):
-                    piece_mark = self._mark()
-                    self._build(parse_chunk(piece), depth)
-                    self._keep(piece_key, piece_mark)
-            self._keep(key, mark)
-        return self.blocks
-
-    def _key(self, text: str, depth: int | None) -> tuple[Any, ...]:
-        """What a build of ``text`` from here depends on: the text and the position."""
-        return (text, self.scheme, self.clause_number, self.instance, self.owner, self.where,
-                tuple(self.counters), self.state.setting, depth)
-
-    def _mark(self) -> tuple[int, int, int, int]:
-        return (len(self.blocks), len(self.placeholders), len(self.definitions),
-                len(self.registered))
-
-    def _keep(self, key: tuple[Any, ...], mark: tuple[int, int, int, int]) -> None:
-        """Remember what was built since ``mark`` as the build of ``key``."""
-        start, placed, defined, registered = mark
-        _BUILT[key] = _Built(
-            tuple(self.blocks[start:]), tuple(self.counters), tuple(self.registered[registered:]),
-            tuple((at - start, name) for at, name in self.placeholders[placed:]),
-            tuple((at - start, d) for at, d in self.definitions[defined:]))
+        all. ``depth``: the list level the text stands in (the part's own by default)."""
+        key = (markdown, self.scheme, self.clause_number, self.instance, self.owner,
+               self.where, tuple(self.counters), self.state.setting, depth)
+        built = _BUILT.get(key)
+        start = len(self.blocks)
+        if built is not None and self._replay(built):
+            _BUILT.move_to_end(key)
+            self.blocks.extend(built.blocks)
+            self.counters = list(built.counters)
+            self.placeholders.extend((start + at, name) for at, name in built.placeholders)
+            self.definitions.extend((start + at, d) for at, d in built.definitions)
+            return self.blocks
+        self.registered, placed, defined = [], len(self.placeholders), len(self.definitions)
+        self._build(parse_markdown(markdown), depth)
+        placeholders = tuple((at - start, name) for at, name in self.placeholders[placed:])
+        definitions = tuple((at - start, d) for at, d in self.definitions[defined:])
+        _BUILT[key] = _Built(tuple(self.blocks[start:]), tuple(self.counters),
+                             tuple(self.registered), placeholders, definitions)
         while len(_BUILT) > _BUILT_SIZE:
             _BUILT.popitem(last=False)
+        return self.blocks
 
-    def _reuse(self, key: tuple[Any, ...]) -> bool:
-        """Append a remembered build of ``key``; False (and nothing changed) if there is none
-        or a bookmark name would now come out differently."""
-        built = _BUILT.get(key)
-        if built is None:
-            return False
+    def _replay(self, built: _Built) -> bool:
+        """Register a remembered build's targets; False (and nothing changed) if a bookmark
+        name would now come out differently."""
         used = self.state.bookmarks
         added: list[str] = []
-        for target, _, bookmark in built.registered:
-            added.append(bookmark_name(target, used))
+        for key, _, bookmark in built.registered:
+            added.append(bookmark_name(key, used))
             if added[-1] != bookmark:
                 used.difference_update(added)
                 return False
         prefix = self.state.strings.get("subclause", self.state.strings["clause"]) + " "
-        for target, number, bookmark in built.registered:
-            self.state.targets[target] = _Target(prefix, number, bookmark)
-        _BUILT.move_to_end(key)
-        start = len(self.blocks)
-        self.blocks.extend(built.blocks)
-        self.counters = list(built.counters)
-        self.placeholders.extend((start + at, name) for at, name in built.placeholders)
-        self.definitions.extend((start + at, d) for at, d in built.definitions)
-        self.registered.extend(built.registered)
+        for key, number, bookmark in built.registered:
+            self.state.targets[key] = _Target(prefix, number, bookmark)
         return True
 
     def _build(self, root: MdNode, depth: int | None = None) -> None:
