@@ -236,13 +236,13 @@ def strings_in(data: Any, *, include_keys: bool = False,
     recursion."""
     stack: list[tuple[JsonPath, Any]] = [(path, data)]
     while stack:
-        path, node = stack.pop()
+        where, node = stack.pop()
         if isinstance(node, str):
-            yield path, node
+            yield where, node
         elif isinstance(node, dict):
             for key, value in reversed(node.items()):
                 if include_keys:
-                    yield path, key
-                stack.append((f"{path}.{key}", value))
+                    yield where, key
+                stack.append((f"{where}.{key}", value))
         elif isinstance(node, list):
-            stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(node))))
+            stack.extend((f"{where}[{i}]", item) for i, item in reversed(list(enumerate(node))))
