@@ -53,10 +53,22 @@ class ClauseModule:
     meta_path: Path
     root: Path
 
+    @cached_property
+    def location(self) -> str:
+        """Return the metadata file's path in the library (``Library.rel``), for messages."""
+        return _relative(self.root, self.meta_path)
+
+    @cached_property
+    def _template_names(self) -> dict[str, str]:
+        return {}
+
     def template_name(self, language: str) -> str:
         """Return the loader name of this module's template in a language."""
-        stem = _relative(self.root, self.meta_path).removesuffix(".toml")
-        return f"{stem}.{language}.md.j2"
+        name = self._template_names.get(language)
+        if name is None:
+            stem = self.location.removesuffix(".toml")
+            name = self._template_names[language] = f"{stem}.{language}.md.j2"
+        return name
 
     def template_path(self, language: str) -> Path:
         """Return the file of this module's template in a language."""

@@ -22,9 +22,8 @@ import itertools
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass, replace
-from functools import cached_property, lru_cache
+from collections.abc import Callable, Hashable, Iterable
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
@@ -145,7 +144,8 @@ T = TypeVar("T")
 Stamps = dict[str, int]  # top-level name -> the number of its value's JSON text
 
 
-_TEXT_NUMBERS: dict[str, int] = {}
+_TEXT_NUMBERS: OrderedDict[str, int] = OrderedDict()  # the most recently stamped texts
+_TEXTS_KEPT = 64  # three or four contracts' worth
 _NEXT_NUMBER = itertools.count(1)
 
 
@@ -153,60 +153,101 @@ def stamps(roots: dict[str, Any]) -> Stamps:
     """Number each top-level value by its JSON text: equal numbers mean equal values.
 
     The text tells 1, 1.0 and true apart, so equal texts are values ``same`` finds equal
-    (a different key order only gives a different number). A number is never reused.
+    (a different key order only gives a different number). A number is never reused; the
+    texts of recent values keep theirs (the least recently stamped are forgotten).
     """
     out: Stamps = {}
     for name, value in roots.items():
         text = json.dumps(value, ensure_ascii=False)
         number = _TEXT_NUMBERS.get(text)
         if number is None:
-            if len(_TEXT_NUMBERS) > 64:
-                _TEXT_NUMBERS.clear()
             number = _TEXT_NUMBERS[text] = next(_NEXT_NUMBER)
+            if len(_TEXT_NUMBERS) > _TEXTS_KEPT:
+                _TEXT_NUMBERS.popitem(last=False)
+        else:
+            _TEXT_NUMBERS.move_to_end(text)
         out[name] = number
     return out
 
 
+def call_stamp(name: str) -> str:
+    """Return the stamp name that stands for every call of helper ``name`` (``CALL`` is
+    never a root name, so it never names a top-level value)."""
+    return CALL + name
+
+
 def _root_of(dependency: Dependency) -> str:
+    """Return the stamp name an input falls under: its top-level value, or its helper."""
     keys = dependency[0]
+    if keys[0] == CALL:
+        return call_stamp(str(keys[1]))
     return str(keys[1] if keys[0] == SIZE else keys[0])
 
 
-@dataclass(frozen=True)
 class _Entry(Generic[T]):
-    stamp: tuple[tuple[str, int], ...]  # the stamps of the top-level values it read
-    unstamped: tuple[Dependency, ...]  # inputs outside those values (helper calls, facts)
-    dependencies: tuple[Dependency, ...]
-    result: T
+    """A result with the inputs it read, grouped by stamp name (``_root_of``), and the
+    stamps those names had when the inputs were last found equal."""
 
-    @cached_property
-    def stamped(self) -> Callable[[Stamps], bool]:
-        """A test of whether stamps are those of ``stamp`` (itemgetter: one C call)."""
-        if not self.stamp:
-            return _always
-        names, numbers = zip(*self.stamp, strict=True)
-        get = itemgetter(*names)
-        expected = numbers if len(numbers) > 1 else numbers[0]
+    __slots__ = ("names", "numbers", "_get", "groups", "dependencies", "unstamped", "result")
 
-        def stamped(now: Stamps) -> bool:
-            try:
-                return bool(get(now) == expected)
-            except KeyError:
-                return False
+    def __init__(self, dependencies: tuple[Dependency, ...], result: T, now: Stamps):
+        self.result = result
+        by_name: dict[str, list[Dependency]] = {}
+        for dep in dependencies:
+            by_name.setdefault(_root_of(dep), []).append(dep)
+        self.names = tuple(sorted(name for name in by_name if name in now))
+        self.unstamped = tuple(dep for name, deps in by_name.items() if name not in now
+                               for dep in deps)
+        # The stamped inputs name by name, then the unstamped: the inputs under names[i]
+        # are dependencies[groups[i]:groups[i + 1]].
+        ordered: list[Dependency] = []
+        groups: list[int] = []
+        for name in self.names:
+            groups.append(len(ordered))
+            ordered.extend(by_name[name])
+        groups.append(len(ordered))
+        self.groups = tuple(groups)
+        self.dependencies = (*ordered, *self.unstamped)
+        # One C call reads the stamps of all names (a tuple, or one number for one name).
+        self._get: Callable[[Stamps], Any] = itemgetter(*self.names) if self.names else _none
+        self.numbers: Any = self._get(now)
 
-        return stamped
+    def stamped(self, now: Stamps) -> bool:
+        """Whether every stamp name has the number it had."""
+        try:
+            return bool(self._get(now) == self.numbers)
+        except KeyError:
+            return False
+
+    def restamp(self, now: Stamps) -> None:
+        """Record the stamps of ``now`` (its inputs were all found equal under them)."""
+        try:
+            self.numbers = self._get(now)
+        except KeyError:  # a name ``now`` does not stamp: keep checking them all
+            pass
+
+    def stale(self, now: Stamps) -> list[Dependency]:
+        """Return the inputs to compare when the stamps are not all as they were: those
+        under a name whose stamp differs (or is not given), and the unstamped."""
+        numbers = (self.numbers,) if len(self.names) == 1 else (self.numbers or ())
+        out: list[Dependency] = []
+        for index, (name, number) in enumerate(zip(self.names, numbers, strict=True)):
+            if now.get(name) != number:
+                out.extend(self.dependencies[self.groups[index]:self.groups[index + 1]])
+        out.extend(self.unstamped)
+        return out
 
 
-def _always(now: Stamps) -> bool:
-    return True
+def _none(now: Stamps) -> None:
+    return None
 
 
 class Memo(Generic[T]):
     """Results keyed by what was run (a template, a rule) and the setting, each kept with
     the inputs it read; a few variants per key, a bounded number of keys.
 
-    An entry whose top-level values all have the stamps they had is checked only for its
-    other inputs; otherwise every input is compared.
+    An entry whose stamps all are as they were is checked only for its unstamped inputs;
+    otherwise for the inputs under a stamp that changed, and the unstamped.
     """
 
     def __init__(self, keys: int = 4096, variants: int = 4):
@@ -222,14 +263,15 @@ class Memo(Generic[T]):
             return None
         for index, entry in enumerate(entries):
             stamped = now is not None and entry.stamped(now)
-            check = entry.unstamped if stamped else entry.dependencies
+            if stamped:
+                check: Iterable[Dependency] = entry.unstamped
+            else:
+                check = entry.dependencies if now is None else entry.stale(now)
             if all(same(current(dep), dep[1]) for dep in check):
                 if not stamped and now is not None:  # valid for these values too: say so
-                    entry = replace(entry, stamp=tuple((name, now[name])
-                                                       for name, _ in entry.stamp))
-                if index or not stamped:
-                    entries.pop(index)
-                    entries.insert(0, entry)
+                    entry.restamp(now)
+                if index:
+                    entries.insert(0, entries.pop(index))
                 self._store.move_to_end(key)
                 return entry.result
         return None
@@ -237,14 +279,8 @@ class Memo(Generic[T]):
     def put(self, key: Hashable, dependencies: tuple[Dependency, ...], result: T,
             now: Stamps | None = None) -> None:
         """Keep a result with the inputs it read (and the stamps of their values, if given)."""
-        now = now or {}
-        roots = {_root_of(dep) for dep in dependencies if dep[0][0] != CALL}
-        stamp = tuple(sorted((name, now[name]) for name in roots if name in now))
-        stamped = {name for name, _ in stamp}
-        unstamped = tuple(dep for dep in dependencies
-                          if dep[0][0] == CALL or _root_of(dep) not in stamped)
         entries = self._store.setdefault(key, [])
-        entries.insert(0, _Entry(stamp, unstamped, dependencies, result))
+        entries.insert(0, _Entry(dependencies, result, now or {}))
         del entries[self._variants:]
         self._store.move_to_end(key)
         while len(self._store) > self._keys:

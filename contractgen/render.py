@@ -33,7 +33,7 @@ from contractgen.library import ClauseModule, Library
 from contractgen.mdtree import MdNode
 from contractgen.mdtree import clear_cache as _clear_parses
 from contractgen.mdtree import parse as parse_markdown
-from contractgen.memo import CALL, Dependency, DependencyLog, Memo, lookup, stamps
+from contractgen.memo import CALL, Dependency, DependencyLog, Memo, call_stamp, lookup, stamps
 from contractgen.rules import DEAL_ROOTS, Selection
 from contractgen.sandbox import (
     EU,
@@ -71,9 +71,17 @@ def _roman(n: int) -> str:
     return "".join(out)
 
 
+_NOT_BOOKMARK = re.compile(r"[^A-Za-z0-9_]")
+
+
+@lru_cache(maxsize=1024)
+def _bookmark_base(key: str) -> str:
+    return "_cg_" + _NOT_BOOKMARK.sub("_", key)
+
+
 def bookmark_name(key: str, used: set[str]) -> str:
     """Return a unique Word bookmark name (hidden: leading underscore; at most 40 chars)."""
-    base = "_cg_" + re.sub(r"[^A-Za-z0-9_]", "_", key)
+    base = _bookmark_base(key)
     name = base[:40]
     counter = 2
     while name in used:
@@ -416,7 +424,14 @@ class _Renderer:
         self.memo_key = (library, language)
         self.roots: dict[str, Any] = {k: deal.get(k) for k in DEAL_ROOTS}
         self.roots["facts"] = dict(selection.facts)
-        self.stamps = stamps({k: deal.get(k) for k in DEAL_ROOTS})
+        # What a template reads is numbered by value: each deal section, the facts, and the
+        # answers of the helpers it calls (the set of included modules, the locale).
+        self.stamps = stamps({
+            **{k: deal.get(k) for k in DEAL_ROOTS},
+            "facts": self.roots["facts"],
+            call_stamp("included"): sorted(selection.included_ids),
+            call_stamp("locale"): str(self.formatter.locale),
+        })
         self.context: dict[str, Any] = {k: wrap(deal.get(k), k, self.log) for k in DEAL_ROOTS}
         self.context.update({
             "language": language,
@@ -464,7 +479,7 @@ class _Renderer:
 
     def term(self, text: str) -> MdSafe:
         """Define a term here: in quotation marks and bold, the same everywhere."""
-        return MdSafe(f"“[{escape_markdown(text)}](#cg-term)”")
+        return MdSafe(_term(text))
 
     def definitions(self) -> MdSafe:
         """Mark where the definitions go: each is built on its own (``_clause_blocks``), so
@@ -514,7 +529,7 @@ class _Renderer:
         """Render every included module's definitions, sorted: one Markdown text each."""
         entries: dict[str, tuple[str, str]] = {}
         for module in self.selection.modules():
-            where = self.library.rel(module.meta_path)
+            where = module.location
             for index, (term, _) in enumerate(module.definitions.get(self.language, ())):
                 if term in entries:
                     raise LibraryError(f"{where}: term {term!r} is also defined by "
@@ -527,7 +542,18 @@ class _Renderer:
                     raise LibraryError(f"{where}: definition of {term!r}: {error}") from error
                 entries[term] = (body.strip(), module.id)
         ordered = sorted(entries, key=_sort_key)
-        self._definitions = tuple(f"{self.term(term)} {entries[term][0]}" for term in ordered)
+        self._definitions = tuple(_definition(term, entries[term][0]) for term in ordered)
+
+
+def _term(text: str) -> str:
+    return f"“[{escape_markdown(text)}](#cg-term)”"
+
+
+@lru_cache(maxsize=256)  # three or four contracts' definitions
+def _definition(term: str, body: str) -> str:
+    """Return a definition's Markdown: the term defined, then its text (the same string
+    object for the same definition, so that its build is found fast)."""
+    return f"{_term(term)} {body}"
 
 
 # A deal value that ends with a full stop ("Inc.", "Bogotá D.C.") followed by the template's
@@ -541,6 +567,7 @@ def _single_stops(markdown: str) -> str:
     return _DOUBLE_STOP.sub("", markdown)
 
 
+@lru_cache(maxsize=1024)
 def _sort_key(term: str) -> str:
     decomposed = unicodedata.normalize("NFKD", term)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
@@ -721,6 +748,9 @@ def clear_caches() -> None:
     _LastResolved.last = _Resolved({}, {})
     _heading.cache_clear()
     _section_heading.cache_clear()
+    _definition.cache_clear()
+    _bookmark_base.cache_clear()
+    _sort_key.cache_clear()
     _clear_parses()
 
 
@@ -817,9 +847,12 @@ def build_document(library: Library, selection: Selection, deal: dict[str, Any],
                 blocks.extend(piece)
         if block is not None:
             blocks.append(block)
-    owners = {mod.id: library.rel(mod.meta_path) for mod in library.modules}
-    resolved = _resolve(blocks, spans, state,
-                        lambda t: owners.get(t.split(".")[0], skeleton))
+
+    def owner_of(target: str) -> str:  # for messages only
+        module_id = target.split(".")[0]
+        return next((mod.location for mod in library.modules if mod.id == module_id), skeleton)
+
+    resolved = _resolve(blocks, spans, state, owner_of)
     meta = _meta(deal, language, renderer.formatter, strings)
     return m.Document(meta, tuple(resolved), tuple(spans))
 

@@ -206,13 +206,14 @@ def clear_caches() -> None:
 
 
 def _evaluate(library: Library, source: str, where: str, deal: dict[str, Any],
-              facts: dict[str, bool], now: Stamps) -> tuple[bool, AccessLog]:
+              facts: dict[str, bool], now: Stamps,
+              current: Callable[[Dependency], Any]) -> tuple[bool, AccessLog]:
     """Evaluate a rule over a deal; reuse the verdict if nothing the rule read changed.
 
-    ``now`` are the stamps of the deal's top-level values (``memo.stamps``).
+    ``now`` are the stamps of the deal's top-level values (``memo.stamps``), and of the
+    facts once all are known; ``current`` looks an input up in the deal and the facts.
     """
-    roots = {**deal, "facts": facts}
-    known = _VERDICTS.get((library, source), partial(_current, roots), now)
+    known = _VERDICTS.get((library, source), current, now)
     if known is not None:
         explained = AccessLog()
         explained.entries = dict(known[1])
@@ -227,6 +228,12 @@ def _evaluate(library: Library, source: str, where: str, deal: dict[str, Any],
 
 def _current(roots: dict[str, Any], dependency: Dependency) -> Any:
     return lookup(roots, dependency[0])
+
+
+def _looker(deal: dict[str, Any], facts: dict[str, bool]) -> Callable[[Dependency], Any]:
+    """Return a look-up of an input in the deal and in ``facts`` (as they are when it is
+    called: the facts are filled in one by one)."""
+    return partial(_current, {**deal, "facts": facts})
 
 
 def _run_rule(library: Library, source: str, where: str, deal: dict[str, Any],
@@ -270,10 +277,11 @@ def _facts_with_logs(library: Library, deal: dict[str, Any], now: Stamps
                      ) -> tuple[dict[str, bool], dict[str, AccessLog]]:
     facts: dict[str, bool] = {}
     logs: dict[str, AccessLog] = {}
+    current = _looker(deal, facts)
     for fact in library.facts:
         where = f"clauses/facts.toml [{fact.name}]"
         facts[fact.name], logs[fact.name] = _evaluate(library, fact.rule, where, deal, facts,
-                                                      now)
+                                                      now, current)
     return facts, logs
 
 
@@ -334,12 +342,13 @@ def select(library: Library, deal: dict[str, Any]) -> Selection:
     """Decide, for every clause module, whether the deal includes it and why."""
     now = _stamps(deal)
     facts, fact_logs = _facts_with_logs(library, deal, now)
+    now = {**now, "facts": stamps({"facts": facts})["facts"]}  # the facts are all known now
+    current = _looker(deal, facts)
     holds: dict[str, bool] = {}  # each module's rule
     logs: dict[str, AccessLog] = {}
     for module in library.modules:
-        where = library.rel(module.meta_path)
-        holds[module.id], logs[module.id] = _evaluate(library, module.include, where, deal,
-                                                      facts, now)
+        holds[module.id], logs[module.id] = _evaluate(library, module.include, module.location,
+                                                      deal, facts, now, current)
     included = dict(holds)
     notes: dict[str, list[str]] = {module.id: [] for module in library.modules}
     _apply_relations(library, included, notes)

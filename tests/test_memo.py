@@ -20,7 +20,17 @@ from contractgen import dealsheet, render, rules
 from contractgen import model as m
 from contractgen.library import load_library
 from contractgen.mdtree import parse
-from contractgen.memo import MISSING, SIZE, DependencyLog, Memo, lookup, same
+from contractgen.memo import (
+    CALL,
+    MISSING,
+    SIZE,
+    DependencyLog,
+    Memo,
+    call_stamp,
+    lookup,
+    same,
+    stamps,
+)
 from contractgen.rules import select
 from contractgen.sandbox import Record, unwrap, wrap
 from contractgen.variants import generate
@@ -185,6 +195,74 @@ def test_the_memo_is_bounded_and_keeps_recent_variants() -> None:
     memo.put("u", (), "u")
     memo.put("w", (), "w")
     assert len(memo) == 2
+
+
+class _Counting:
+    """The current values of inputs, counting the look-ups (what the memo compared)."""
+
+    def __init__(self, values: dict[Any, Any]) -> None:
+        self.values = values
+        self.looked: list[Any] = []
+
+    def __call__(self, dependency: Any) -> Any:
+        self.looked.append(dependency[0])
+        return self.values[dependency[0]]
+
+
+_INPUTS = ((("deal", "a"), 1), ((CALL, "included", "x"), True), (("facts", "f"), False))
+
+
+def _stamped_memo() -> Memo[str]:
+    memo = Memo[str]()
+    memo.put("t", _INPUTS, "text", {"deal": 1, call_stamp("included"): 1, "facts": 1})
+    return memo
+
+
+def test_inputs_under_unchanged_stamps_are_not_compared() -> None:
+    current = _Counting({key: value for key, value in _INPUTS})
+    now = {"deal": 1, call_stamp("included"): 1, "facts": 1}
+    assert _stamped_memo().get("t", current, now) == "text"
+    assert current.looked == []
+
+
+def test_only_the_inputs_under_a_changed_stamp_are_compared() -> None:
+    memo = _stamped_memo()
+    current = _Counting({key: value for key, value in _INPUTS})
+    now = {"deal": 1, call_stamp("included"): 2, "facts": 1}  # another set, same answer
+    assert memo.get("t", current, now) == "text"
+    assert current.looked == [(CALL, "included", "x")]
+    current.looked.clear()
+    assert memo.get("t", current, now) == "text"  # found valid: stamped anew
+    assert current.looked == []
+    current.values[(CALL, "included", "x")] = False
+    assert memo.get("t", current, {**now, call_stamp("included"): 3}) is None
+
+
+def test_inputs_under_a_name_that_is_not_stamped_now_are_compared() -> None:
+    """Rules share entries between facts (before the facts are stamped) and modules."""
+    memo = _stamped_memo()
+    current = _Counting({key: value for key, value in _INPUTS})
+    without_facts = {"deal": 1, call_stamp("included"): 1}
+    assert memo.get("t", current, without_facts) == "text"
+    assert current.looked == [("facts", "f")]
+    current.looked.clear()
+    assert memo.get("t", current, {**without_facts, "facts": 1}) == "text"  # stamps kept
+    assert current.looked == []
+    current.values[("facts", "f")] = True
+    assert memo.get("t", current, without_facts) is None
+    memo.put("u", _INPUTS, "u", without_facts)  # facts unstamped: always compared
+    current.looked.clear()
+    assert memo.get("u", current, {**without_facts, "facts": 1}) is None
+    assert current.looked == [("facts", "f")]
+
+
+def test_a_value_stamped_again_keeps_its_number_while_others_are_forgotten() -> None:
+    kept = stamps({"a": "kept"})["a"]
+    for n in range(100):
+        assert stamps({"a": "kept", "b": n})["a"] == kept
+    first = stamps({"b": 0})["b"]
+    assert first != stamps({"b": 1})["b"]  # numbers are never reused
+    assert stamps({"x": 1})["x"] != stamps({"x": 1.0})["x"] != stamps({"x": True})["x"]
 
 
 # --- numbering and bookmarks of reused builds -------------------------------------------
