@@ -509,7 +509,7 @@ class _Renderer:
         text = _MEMO.get(key, self._current, self.stamps)
         if text is None:
             self.log.reset()
-            text = _single_stops(self.env.get_template(name).render(self.context))
+            text = _single_stops(self.env.template(name).render(self.context))
             dependencies = self.log.dependencies()
             if dependencies is not None:
                 _MEMO.put(key, dependencies, text, self.stamps)
