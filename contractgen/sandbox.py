@@ -9,7 +9,6 @@ text is always shown literally and never read as Markdown or as a template.
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from functools import lru_cache
@@ -51,12 +50,14 @@ class MdSafe(str):
     __slots__ = ()
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&\"'=:$%^])")
+# Every ASCII punctuation mark that Markdown could read as syntax, mapped to itself escaped
+# (a translation table: one C-level pass, where a substitution would call back per mark).
+_MD_ESCAPES = str.maketrans({mark: "\\" + mark for mark in "\\`*_{}[]()<>#+-.!|~&\"'=:$%^"})
 
 
 def escape_markdown(text: str) -> str:
     """Backslash-escape every ASCII punctuation mark that Markdown could read as syntax."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    return text.translate(_MD_ESCAPES)
 
 
 class AccessLog:

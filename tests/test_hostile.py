@@ -17,6 +17,8 @@ from typing import Any
 import jinja2
 import pytest
 from conftest import load_example
+from hypothesis import given
+from hypothesis import strategies as st
 from strategies import SCHEMA, docx_paragraphs, markdown_blocks
 
 from contractgen import dealsheet, pipeline, render, rules
@@ -208,3 +210,16 @@ def test_hostile_deal_stays_valid() -> None:
         for payload in PAYLOADS:
             assert any(payload in value for value in values.values()), payload
         assert dealsheet.validate(copy.deepcopy(deal), example) == []
+
+
+_MARKS = "\\`*_{}[]()<>#+-.!|~&\"'=:$%^"
+
+
+@given(st.text(alphabet=st.sampled_from([*_MARKS, "a", "Z", "0", " ", "\n", "é", "“"]),
+               max_size=40))
+def test_escaping_puts_a_backslash_before_each_markdown_mark_and_nothing_else(
+        text: str) -> None:
+    from contractgen.sandbox import escape_markdown
+
+    expected = "".join("\\" + c if c in _MARKS else c for c in text)
+    assert escape_markdown(text) == expected
