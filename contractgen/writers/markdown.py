@@ -15,15 +15,19 @@ from typing import assert_never
 
 from contractgen import model as m
 
-# What CommonMark could read as syntax inside a line, mapped to itself escaped (a
-# translation table: one C-level pass, where a substitution would call back per mark).
-_ESCAPES = str.maketrans({mark: "\\" + mark for mark in "\\`*_[]<>|#{}&!~"})
+_SPECIAL = re.compile(r"[\\`*_\[\]<>|#{}&!~]")  # what CommonMark could read as syntax in a line
 _LINE_START = re.compile(r"^(\s*)([-+=](?=\s|$)|\d+[.)](?=\s|$))")
 
 
 def escape(text: str) -> str:
     """Escape text so that CommonMark shows it literally."""
-    return text.translate(_ESCAPES)
+    return _SPECIAL.sub(_backslashed, text)
+
+
+def _backslashed(match: re.Match[str]) -> str:
+    """Return a matched mark escaped (a function: a replacement string with a group
+    reference costs a template look-up on every call of ``sub``)."""
+    return "\\" + match[0]
 
 
 def _escape_start(text: str) -> str:
