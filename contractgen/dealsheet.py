@@ -250,15 +250,13 @@ def _section_findings(validator: Draft202012Validator, schema: dict[str, Any], k
         _SECTIONS.move_to_end(memo)
         return known[1]
     section = data[key]
-    shell = _shell(subschema)
-    if shell is None or not isinstance(section, dict):
-        errors = list(validator.descend(section, subschema, path=key, schema_path=key))
-        findings = list(_findings(_under(errors, key), schema, data))
-    else:
-        # The section's own keywords, its members' values left out, then each member as
-        # its ``properties`` keyword sends it, kept by its text.
-        errors = list(validator.descend(section, shell, path=key, schema_path=key))
-        findings = list(_findings(_under(errors, key), schema, data))
+    # Where it can, the section's own keywords with its members' values left out (its
+    # shell), then each member as its ``properties`` keyword sends it, kept by its text.
+    shell = _shell(subschema) if isinstance(section, dict) else None
+    errors = list(validator.descend(section, subschema if shell is None else shell,
+                                    path=key, schema_path=key))
+    findings = list(_findings(_under(errors, key), schema, data))
+    if shell is not None:
         for name in section:
             member = subschema["properties"].get(name)
             if member is not None:

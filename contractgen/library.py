@@ -59,16 +59,12 @@ class ClauseModule:
         return _relative(self.root, self.meta_path)
 
     @cached_property
-    def _template_names(self) -> dict[str, str]:
-        return {}
+    def _stem(self) -> str:
+        return self.location.removesuffix(".toml")
 
     def template_name(self, language: str) -> str:
         """Return the loader name of this module's template in a language."""
-        name = self._template_names.get(language)
-        if name is None:
-            stem = self.location.removesuffix(".toml")
-            name = self._template_names[language] = f"{stem}.{language}.md.j2"
-        return name
+        return f"{self._stem}.{language}.md.j2"
 
     def template_path(self, language: str) -> Path:
         """Return the file of this module's template in a language."""

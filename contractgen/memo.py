@@ -196,18 +196,19 @@ class _Entry(Generic[T]):
         for dep in dependencies:
             by_name.setdefault(_root_of(dep), []).append(dep)
         self.names = tuple(sorted(name for name in by_name if name in now))
-        self.unstamped = tuple(dep for name, deps in by_name.items() if name not in now
-                               for dep in deps)
         # The stamped inputs name by name, then the unstamped: the inputs under names[i]
-        # are dependencies[groups[i]:groups[i + 1]].
+        # are dependencies[groups[i]:groups[i + 1]], the unstamped those after groups[-1].
         ordered: list[Dependency] = []
         groups: list[int] = []
         for name in self.names:
             groups.append(len(ordered))
             ordered.extend(by_name[name])
         groups.append(len(ordered))
+        ordered.extend(dep for name, deps in by_name.items() if name not in now
+                       for dep in deps)
         self.groups = tuple(groups)
-        self.dependencies = (*ordered, *self.unstamped)
+        self.dependencies = tuple(ordered)
+        self.unstamped = self.dependencies[groups[-1]:]
         # One C call reads the stamps of all names (a tuple, or one number for one name).
         self._get: Callable[[Stamps], Any] = itemgetter(*self.names) if self.names else _none
         self.numbers: Any = self._get(now)
