@@ -21,6 +21,7 @@ pip does on install.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import os
@@ -106,23 +107,30 @@ def cold(runs: int, work: Path) -> None:
           "target <= 1.0")
 
 
-def warm_seconds(paths: list[Path], runs: int, fresh: bool = False) -> float:
+def warm_seconds(paths: list[Path], runs: int, fresh: bool = False,
+                 collector_between: bool = True) -> float:
     """Median seconds per contract (deal sheet to .docx and .md bytes) in this process.
 
     The paths are rendered in turn, ``runs`` times over; ``fresh`` clears the in-process
     output caches before each contract, so every template runs and every part is written.
+    The cyclic garbage collector runs as in contractgen's own processes, between contracts
+    (``collector.rendering``; its ``step`` is timed with the contract it follows), unless
+    ``collector_between`` is false: then Python's default settings apply.
     """
+    from contractgen import collector
     from contractgen.pipeline import build, clear_caches, write_formats
 
     write_formats(build(paths[0]).document, ("docx", "md"))  # load the library, compile
     times = []
-    for _ in range(runs):
-        for path in paths:
-            if fresh:
-                clear_caches()
-            start = time.perf_counter()
-            write_formats(build(path).document, ("docx", "md"))
-            times.append(time.perf_counter() - start)
+    with collector.rendering() if collector_between else contextlib.nullcontext():
+        for _ in range(runs):
+            for path in paths:
+                if fresh:
+                    clear_caches()
+                start = time.perf_counter()
+                write_formats(build(path).document, ("docx", "md"))
+                collector.step()
+                times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
@@ -152,6 +160,13 @@ def warm(runs: int, work: Path) -> None:
     edited = warm_seconds(edits, 1)
     print(f"    an edit session ({len(edits)} one-change edits of the example, each rendered "
           f"after the last), median: {edited * 1000:.1f} ms")
+    from contractgen.pipeline import clear_caches
+
+    clear_caches()  # the same start again: the example rendered, then the same edits
+    warm_seconds([EXAMPLE], runs * 3, collector_between=False)
+    by_default = warm_seconds(edits, 1, collector_between=False)
+    print(f"    the same edit session with Python's default garbage collector settings "
+          f"(for comparison): {by_default * 1000:.1f} ms")
     first = warm_seconds([EXAMPLE], runs, fresh=True)
     print(f"    the first contract of a process (in-process caches cleared; the cache folder "
           f"from earlier runs), median of {runs}: {first * 1000:.1f} ms")

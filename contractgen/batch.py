@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
+from contractgen import collector
 from contractgen.errors import ContractgenError
 from contractgen.output import commit
 from contractgen.pipeline import open_library, render_files, save_caches
@@ -60,17 +61,7 @@ def _attempt(job: Job, work: Callable[[], R]) -> R | Outcome:
 
 def run_jobs(jobs: list[Job]) -> list[Outcome]:
     """Render a few deal sheets in one worker, one outcome each."""
-    outcomes = list(_overlapped(jobs))
-    if not _Worker.frozen:  # what the first contracts loaded stays: never scan it again
-        gc.freeze()
-        _Worker.frozen = True
-    return outcomes
-
-
-class _Worker:
-    """Whether this worker froze what its first deal sheets loaded (``gc.freeze``)."""
-
-    frozen = False
+    return list(_overlapped(jobs))
 
 
 def _overlapped(jobs: list[Job]) -> Iterator[Outcome]:
@@ -81,12 +72,16 @@ def _overlapped(jobs: list[Job]) -> Iterator[Outcome]:
     flushed with ``fsync`` before it is renamed into place); a second thread does it, so
     the wait costs the batch no time. The commit is the same, one contract at a time, and
     a job's outcome is given only once its files are in place (or the commit failed).
+
+    The cyclic garbage collector runs between contracts, not within them (``collector``).
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit") as disk:
+    with collector.rendering(), \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit") as disk:
         writing: tuple[Job, Future[list[Path]]] | None = None
         for job in jobs:
             rendered = _attempt(job, partial(render_files, job.deal, job.formats,
                                              job.language, job.root))
+            collector.step()
             if writing is not None:
                 yield _written(*writing)
                 writing = None
@@ -142,10 +137,7 @@ def _warm(root: Path | None) -> None:
 def render_many(jobs: list[Job], workers: int) -> Iterator[Outcome]:
     """Yield one Outcome per job, as they finish (in order when run in one process)."""
     if workers <= 1 or len(jobs) <= 1:
-        for index, outcome in enumerate(_overlapped(jobs)):
-            yield outcome
-            if index == 0:
-                gc.freeze()  # what the first contract loaded stays: never scan it again
+        yield from _overlapped(jobs)
         save_caches()
         return
     root = jobs[0].root

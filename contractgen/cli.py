@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import click
 
-from contractgen import __version__
+from contractgen import __version__, collector
 from contractgen.errors import ContractgenError, InputError, InvalidDealError, OutputError
 
 EXIT_INTERNAL = 1
@@ -94,6 +94,7 @@ def validate(ctx: click.Context, deals: tuple[Path, ...], fmt: str) -> None:
         code, problems = _problems_of(path, _root(ctx))
         worst = max(worst, code)
         found.extend(problems)
+        collector.step()
     if fmt == "json":
         click.echo(json.dumps(found, ensure_ascii=False, indent=2))
     else:
@@ -315,5 +316,7 @@ def clauses_show(ctx: click.Context, clause_id: str, lang: str) -> None:
 
 
 def main() -> None:
-    """Run the command line."""
+    """Run the command line, with the cyclic garbage collector run only between deal sheets
+    (``collector``: a command is one short process, and its contracts make no cycles)."""
+    collector.pause()
     cli(obj={})

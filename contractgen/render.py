@@ -488,6 +488,12 @@ class _Renderer:
             raise LibraryError("definitions() is only available in the Definitions clause")
         return MdSafe(f"[](#cg-{_DEFINITIONS})")
 
+    def close(self) -> None:
+        """Let go of the template context: it refers back to this renderer (its helpers
+        are bound methods), and the cycle would otherwise keep the contract's renderer,
+        selection and wrapped deal until the cyclic garbage collector ran."""
+        self.context.clear()
+
     def _formatting(self) -> None:
         self.log.call("locale", "", self.formatter.locale)
 
@@ -807,6 +813,15 @@ def build_document(library: Library, selection: Selection, deal: dict[str, Any],
     """Render the selected modules of a deal into a Document in one language."""
     strings = _strings(library, language)
     renderer = _Renderer(library, selection, deal, language)
+    try:
+        return _assemble(renderer, strings, deal)
+    finally:
+        renderer.close()
+
+
+def _assemble(renderer: _Renderer, strings: dict[str, str], deal: dict[str, Any]
+              ) -> m.Document:
+    library, selection, language = renderer.library, renderer.selection, renderer.language
     state = _State(strings, language, setting=(library, language))
     renderer.render_definitions()
 
