@@ -73,7 +73,7 @@ _REFERENCE_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:", re.MULTILINE)
 @lru_cache(maxsize=100)  # one contract has 60 to 80 texts
 def parse(markdown: str) -> MdNode:
     """Return the tree of a Markdown text: its chunks' blocks, in order, under one root."""
-    if _REFERENCE_DEFINITION.search(markdown):
+    if "]:" in markdown and _REFERENCE_DEFINITION.search(markdown):  # the test is faster
         return _parse_chunk(markdown)
     children: list[MdNode] = []
     for chunk in _CUT.split(markdown):

@@ -64,9 +64,9 @@ def write_formats(document: model.Document, formats: tuple[str, ...]) -> dict[st
     out: dict[str, bytes] = {}
     for fmt in formats:
         if fmt == "md":
-            from contractgen.writers.markdown import write_markdown
+            from contractgen.writers.markdown import markdown_bytes
 
-            out["md"] = write_markdown(document).encode("utf-8")
+            out["md"] = markdown_bytes(document)
         elif fmt == "docx":
             from contractgen.writers.word import write_docx
 

@@ -569,8 +569,10 @@ _DOUBLE_STOP = re.compile(r"(?<=\\\.)\.(?!\.)")
 
 
 def _single_stops(markdown: str) -> str:
-    """Drop a template's full stop that directly follows a deal value ending in one."""
-    return _DOUBLE_STOP.sub("", markdown)
+    """Drop a template's full stop that directly follows a deal value ending in one (the
+    pattern starts with a look-behind, so it is tried at every full stop: a substring test
+    first finds most texts without one)."""
+    return _DOUBLE_STOP.sub("", markdown) if "\\.." in markdown else markdown
 
 
 @lru_cache(maxsize=1024)

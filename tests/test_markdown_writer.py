@@ -9,7 +9,7 @@ from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
 from contractgen import model as m
-from contractgen.writers.markdown import block_markdown, write_markdown
+from contractgen.writers.markdown import block_markdown, markdown_bytes, write_markdown
 
 HOSTILE = ["*bold?*", "_u_", "[link](x)", "<b>tag</b>", "a | b", "# not a heading",
            "{{ 7*7 }}", "{% raw %}", "`code`", "&amp;", "1. not a list", "- not a bullet",
@@ -136,3 +136,27 @@ def test_modules_taken_whole_join_as_blocks_do() -> None:
     assert "- a1\n- a2\n- b1\n\nb2\n\n- b3\n\nc1\n" in written[0]  # bullets run on across
     clear_caches()
     assert [write_markdown(doc) for doc in reversed(documents)] == written[::-1]
+    clear_caches()
+    assert [markdown_bytes(doc) for doc in documents] == [t.encode() for t in written]
+
+
+def test_bytes_are_the_text_in_utf8_whatever_was_written_before() -> None:
+    """Each module's UTF-8 is kept with its text: mixed with blocks outside modules,
+    non-ASCII text, and asked for before or after the text, the bytes are the text's."""
+    from contractgen.writers.markdown import clear_caches
+
+    quoted = [_para("“Services” — the Supplier’s"), _bullet("ñandú")]
+    plain = [_para("plain")]
+    documents = [
+        _spanned([("", [_para("títle")]), ("q", quoted), ("p", plain)]),
+        _spanned([("", [_para("títle")]), ("q", [*quoted, _para("€ 5")]), ("p", plain)]),
+        _spanned([("p", plain), ("", [_bullet("¶")]), ("q", quoted)]),
+    ]
+    clear_caches()
+    for doc in documents:
+        data = markdown_bytes(doc)
+        assert data == write_markdown(doc).encode("utf-8")
+        assert markdown_bytes(doc) is data  # the same blocks: the same bytes
+    for doc in reversed(documents):
+        text = write_markdown(doc)
+        assert markdown_bytes(doc) == text.encode("utf-8")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import assert_never
 
 from contractgen import model as m
@@ -117,6 +117,7 @@ class _Span:
     blocks: tuple[m.Block, ...]
     texts: tuple[str | None, ...]
     text: str
+    data: bytes  # the text in UTF-8
     first_bullet: bool
     last_bullet: bool | None  # None: no block of the span has Markdown
 
@@ -140,7 +141,7 @@ class _Last:
     """
 
     written = _Written({}, {})
-    document: tuple[tuple[m.Block, ...], str] | None = None  # the last blocks and their text
+    document: tuple[tuple[m.Block, ...], _Output] | None = None  # the last blocks, written
 
 
 @lru_cache(maxsize=1300)  # one English contract has about 1,000 blocks
@@ -180,6 +181,36 @@ def block_markdown(block: m.Block) -> str | None:
 
 def write_markdown(doc: m.Document) -> str:
     """Render a Document as Markdown text."""
+    return _written(doc).text
+
+
+def markdown_bytes(doc: m.Document) -> bytes:
+    """Render a Document as Markdown text in UTF-8: ``write_markdown(doc).encode()``, but
+    each module's text is encoded once, when it changes (the whole contract's text holds
+    curly quotes, so it is stored two bytes a character, and encoding it all costs more
+    than writing what changed)."""
+    return _written(doc).data
+
+
+class _Output:
+    """A document's Markdown as pieces of text, each with its UTF-8 form if known; the
+    whole text and its UTF-8 form are joined when first asked for."""
+
+    def __init__(self, joined: _Joiner) -> None:
+        self.parts = joined.parts
+        self.datas = joined.datas
+
+    @cached_property
+    def text(self) -> str:
+        return "".join(self.parts) + "\n"
+
+    @cached_property
+    def data(self) -> bytes:
+        return b"".join([part.encode("utf-8") if data is None else data
+                         for part, data in zip(self.parts, self.datas, strict=True)]) + b"\n"
+
+
+def _written(doc: m.Document) -> _Output:
     if _Last.document is not None and m.same_blocks(_Last.document[0], doc.blocks):
         return _Last.document[1]  # the same blocks: the same text
     last = _Last.written
@@ -206,11 +237,11 @@ def write_markdown(doc: m.Document) -> str:
             }
             known = _span(span, [_text(block, before) for block in span])
         spans[owner] = known
-        out.add(known.text, known.first_bullet, known.last_bullet)
+        out.add(known.text, known.first_bullet, known.last_bullet, known.data)
     _Last.written = _Written(seen, spans)
-    text = out.text()
-    _Last.document = (doc.blocks, text)
-    return text
+    written = _Output(out)
+    _Last.document = (doc.blocks, written)
+    return written
 
 
 def _text(block: m.Block, known: dict[int, tuple[m.Block, str | None]]) -> str | None:
@@ -224,7 +255,8 @@ def _span(blocks: tuple[m.Block, ...], texts: list[str | None]) -> _Span:
     for block, text in zip(blocks, texts, strict=True):
         bullet = isinstance(block, m.BulletItem)
         joined.add(text, bullet, bullet)
-    return _Span(blocks, tuple(texts), "".join(joined.parts), joined.first_bullet,
+    text = "".join(joined.parts)
+    return _Span(blocks, tuple(texts), text, text.encode("utf-8"), joined.first_bullet,
                  joined.last_bullet)
 
 
@@ -233,21 +265,23 @@ class _Joiner:
 
     def __init__(self) -> None:
         self.parts: list[str] = []
+        self.datas: list[bytes | None] = []  # each part's UTF-8 form, if known
         self.first_bullet = False
         self.last_bullet: bool | None = None  # None until something is written
 
-    def add(self, text: str | None, first_bullet: bool, last_bullet: bool | None) -> None:
+    def add(self, text: str | None, first_bullet: bool, last_bullet: bool | None,
+            data: bytes | None = None) -> None:
         """Add a block's Markdown (a bullet or not: both flags the same) or a span's (whether
-        it starts and ends with a bullet); None, or a span without Markdown, adds nothing:
-        the block above stays the one above."""
+        it starts and ends with a bullet, and its UTF-8 form); None, or a span without
+        Markdown, adds nothing: the block above stays the one above."""
         if text is None or last_bullet is None:
             return
         if self.last_bullet is None:
             self.first_bullet = first_bullet
         else:
-            self.parts.append("\n" if self.last_bullet and first_bullet else "\n\n")
+            tight = self.last_bullet and first_bullet
+            self.parts.append("\n" if tight else "\n\n")
+            self.datas.append(b"\n" if tight else b"\n\n")
         self.parts.append(text)
+        self.datas.append(data)
         self.last_bullet = last_bullet
-
-    def text(self) -> str:
-        return "".join(self.parts) + "\n"
