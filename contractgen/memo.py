@@ -31,10 +31,14 @@ from contractgen.sandbox import AccessLog
 
 
 class _Missing:
-    """A field the template looked for and the deal did not have."""
+    """A field the template looked for and the deal did not have (one object: copies of an
+    input are the object itself, so a kept input compares equal to a later look-up)."""
 
     def __repr__(self) -> str:
         return "<missing>"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Missing:
+        return self
 
 
 MISSING: Any = _Missing()
@@ -81,7 +85,7 @@ class DependencyLog(AccessLog):
             parts = parts_of(path)
             if parts is None:
                 return None
-            out.append((parts, copy.deepcopy(value)))
+            out.append((parts, kept(value)))
         for path, size in self.sizes.items():
             parts = parts_of(path)
             if parts is None:
@@ -90,6 +94,15 @@ class DependencyLog(AccessLog):
         out.extend(((CALL, name, argument), value)
                    for (name, argument), value in self.calls.items())
         return tuple(out)
+
+
+_ATOMIC = frozenset({str, int, float, bool, type(None)})
+
+
+def kept(value: Any) -> Any:
+    """Return a value to keep as an input: a deep copy, so that a caller changing a deal
+    in place cannot change what was read (a text, number or None is kept as it is)."""
+    return value if type(value) in _ATOMIC else copy.deepcopy(value)
 
 
 _STEP = re.compile(r"([a-z_][a-z0-9_]*)((?:\[\d+\])*)")

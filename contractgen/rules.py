@@ -24,7 +24,7 @@ from jinja2.environment import TemplateExpression
 from contractgen.cache import code_stamp, entry_name, read_entry, write_entry
 from contractgen.errors import LibraryError
 from contractgen.library import ClauseModule, Library
-from contractgen.memo import MISSING, Dependency, Memo, Stamps, lookup, parts_of, stamps
+from contractgen.memo import MISSING, Dependency, Memo, Stamps, kept, lookup, parts_of, stamps
 from contractgen.sandbox import (
     EU,
     RULE_PREFIX,
@@ -189,7 +189,7 @@ class _RuleLog(AccessLog):
             keys = parts_of(path)
             if keys is None:
                 return None
-            out.append((keys, copy.deepcopy(value)))
+            out.append((keys, kept(value)))
         # Plain values at the top (the deal's language) reach rules unwrapped, so unlogged.
         out.extend(((key,), deal.get(key)) for key in DEAL_ROOTS
                    if not isinstance(deal.get(key), dict | list))

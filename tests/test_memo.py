@@ -26,6 +26,7 @@ from contractgen.memo import (
     DependencyLog,
     Memo,
     call_stamp,
+    kept,
     lookup,
     same,
     stamps,
@@ -167,6 +168,26 @@ def test_an_explanation_log_still_shows_lists_whole() -> None:
     record = Record({"tags": ["a"]}, "scope", log)
     assert list(record.tags) == ["a"]
     assert log.entries == {"scope.tags": ["a"]}
+
+
+def test_inputs_are_kept_apart_from_the_deal_and_an_absence_stays_an_absence() -> None:
+    """A kept container is a copy (a deal changed in place later does not change it); a
+    text or number is kept as it is; a kept absence still matches a later absence, so a
+    template that looked for an absent field is reused while it stays absent."""
+    deal = {"scope": {"tags": ["a"], "name": "Payroll"}}
+    log = DependencyLog()
+    scope = wrap(deal["scope"], "scope", log)
+    assert "tags" in scope  # the object read whole
+    with pytest.raises(AttributeError):
+        _ = scope.nickname
+    dependencies = log.dependencies() or ()
+    deal["scope"]["tags"].append("b")
+    assert dict(dependencies)[("scope",)] == {"tags": ["a"], "name": "Payroll"}
+    assert dict(dependencies)[("scope", "nickname")] is MISSING
+    assert kept(deal["scope"]["name"]) is deal["scope"]["name"]
+    memo = Memo[str]()
+    memo.put("t", (((("scope", "nickname")), kept(MISSING)),), "out")
+    assert memo.get("t", lambda dep: lookup(deal, dep[0])) == "out"
 
 
 def test_values_are_the_same_only_with_the_same_types() -> None:
