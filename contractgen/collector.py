@@ -12,8 +12,10 @@ next to nothing: a contract leaves no reference cycles behind (``tests/test_coll
 So a contractgen command turns automatic collection off (``pause``), and a loop over many
 deal sheets calls ``step`` after each one: once enough new containers have been kept since
 the last collection, it collects once, which scans only those (everything older is
-frozen, ``gc.freeze``), and freezes what survived. An object is thus scanned at most
-once, and a reference cycle, should one ever be made, is freed within a few contracts.
+frozen, ``gc.freeze``), and freezes what survived. An object is thus scanned about once
+(the first collection of a process scans what it loaded, unless that was frozen before, as
+a batch's parent does before it forks its workers), only survivors are ever frozen, and a
+reference cycle, should one ever be made, is freed within a few contracts.
 ``rendering`` does the same for a loop in a process of one's own (a batch worker, a
 benchmark) and puts the collector back as it was when the loop ends.
 """
@@ -28,8 +30,7 @@ NEW_OBJECTS = 20_000  # containers kept between collections: five to ten contrac
 
 
 def pause() -> None:
-    """Turn automatic collection off for the rest of this process; freeze what exists."""
-    gc.freeze()
+    """Turn automatic collection off for the rest of this process (``step`` collects)."""
     gc.disable()
 
 

@@ -58,10 +58,9 @@ def test_files_are_written_while_the_next_contract_renders(tmp_path: Path, minil
     assert (out / "a.md").read_bytes() == (out / "d.md").read_bytes()
 
 
-def test_a_worker_freezes_what_it_loaded_and_collects_between_contracts(
-        tmp_path: Path) -> None:
-    """While a worker renders, its caches are out of the garbage collector's scans and the
-    collector runs only between contracts (``collector.rendering``); then it is back on."""
+def test_a_worker_collects_between_contracts(tmp_path: Path) -> None:
+    """While a worker renders, the collector runs only between contracts
+    (``collector.rendering``: ``step`` after each); then it is back on."""
     code = textwrap.dedent(f"""
         import gc
         from pathlib import Path
@@ -71,10 +70,9 @@ def test_a_worker_freezes_what_it_loaded_and_collects_between_contracts(
         from contractgen import collector
         steps = []
         collector.step = lambda: steps.append(gc.isenabled())
-        before = gc.get_freeze_count()
         first, second = batch.run_jobs([job, job])
-        print(before == 0, gc.get_freeze_count() > 0, gc.isenabled(), steps, second.exit_code)
+        print(gc.isenabled(), steps, second.exit_code)
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=REPO)
-    assert result.stdout.split() == ["True", "True", "True", "[False,", "False]", "3"]
+    assert result.stdout.split() == ["True", "[False,", "False]", "3"]
