@@ -27,7 +27,7 @@ from contractgen.cache import code_stamp, entry_name, package_stamp, read_entry,
 from contractgen.crossfields import cross_findings, is_number, object_items, parse_date
 from contractgen.errors import InvalidDealError, LibraryError, Problem
 from contractgen.paths import schema_path
-from contractgen.strictjson import parse_json, read_json_bytes, strings_in
+from contractgen.strictjson import parse_json, read_json_bytes, strings_in, value_key
 from contractgen.wording import Finding, JsonPath, described, quote, shorten
 
 if TYPE_CHECKING:  # imported when a deal sheet is validated (see ``load_deal``)
@@ -58,15 +58,15 @@ def load_deal(path: Path, *, root: Path | None = None) -> Deal:
         _LOADED.move_to_end((root, data))
         return Deal(path=path, data=known[1], raw=known[0])
     raw = parse_json(data, str(path))
-    texts = _section_texts(raw)
+    keys = _section_keys(raw)
     stamp = _validity_stamp(raw, root) if "jsonschema" not in sys.modules else None
     if stamp is None or read_entry(_VALID, stamp) is not True:
-        problems = _validate(raw, str(path), root, texts)
+        problems = _validate(raw, str(path), root, keys)
         if problems:
             raise InvalidDealError(problems)
         if stamp is not None:
             write_entry(_VALID, stamp, True)
-    deal = Deal(path=path, data=_normalise(raw, load_schema(root), texts), raw=raw)
+    deal = Deal(path=path, data=_normalise(raw, load_schema(root), keys), raw=raw)
     _LOADED[(root, data)] = (deal.raw, deal.data)
     while len(_LOADED) > 4:
         _LOADED.popitem(last=False)
@@ -164,24 +164,25 @@ def is_email(value: object) -> bool:
 
 def validate(data: Any, file: str, *, root: Path | None = None) -> list[Problem]:
     """Return every problem in ``data`` (schema, text and cross-field), sorted by path."""
-    return _validate(data, file, root, _section_texts(data))
+    return _validate(data, file, root, _section_keys(data))
 
 
-def _section_texts(data: Any) -> dict[str, str]:
-    """Return each top-level section's JSON text (none if ``data`` is not an object): what
-    is found in a section, and its normalised form, are kept by it (``_SECTIONS``,
-    ``_TEXTS``, ``_FILLED``), so that an edited deal sheet has only the sections that
-    changed checked again."""
+def _section_keys(data: Any) -> dict[str, bytes]:
+    """Return each top-level section's key (``value_key``; none if ``data`` is not an
+    object): what is found in a section, and its normalised form, are kept by it
+    (``_SECTIONS``, ``_TEXTS``, ``_FILLED``), so that an edited deal sheet has only the
+    sections that changed checked again."""
     if not isinstance(data, dict):
         return {}
-    return {key: json.dumps(value, ensure_ascii=False) for key, value in data.items()}
+    return {name: value_key(value) for name, value in data.items()}
 
 
-def _validate(data: Any, file: str, root: Path | None, texts: dict[str, str]) -> list[Problem]:
+def _validate(data: Any, file: str, root: Path | None,
+              keys: dict[str, bytes]) -> list[Problem]:
     schema = load_schema(root)
-    findings = list(_schema_findings(data, schema, validators(root), texts))
+    findings = list(_schema_findings(data, schema, validators(root), keys))
     flagged = {path for path, _ in findings}
-    extra = [*_text_findings(data, texts), *_money_findings(data), *cross_findings(data)]
+    extra = [*_text_findings(data, keys), *_money_findings(data), *cross_findings(data)]
     findings += [(path, message) for path, message in extra if path not in flagged]
     unique = {Problem(file, path, message) for path, message in findings}
     return sorted(unique, key=lambda p: (_path_key(p.path), p.message))
@@ -194,12 +195,12 @@ def _path_key(path: JsonPath) -> tuple[tuple[int, int | str], ...]:
 
 
 def _schema_findings(
-    data: Any, schema: dict[str, Any], validators: _Validators, texts: dict[str, str]
+    data: Any, schema: dict[str, Any], validators: _Validators, keys: dict[str, bytes]
 ) -> Iterator[Finding]:
     """Yield a plain-words finding for every schema error.
 
     The top-level sections (agreement, parties, scope, ...) are validated one by one, and
-    what jsonschema found in a section is kept, keyed by the section's JSON text: a deal
+    what jsonschema found in a section is kept, keyed by the section's key: a deal
     sheet validated again after an edit, or the next deal of a batch, re-validates only
     the sections that differ. The errors are those ``iter_errors`` gives for the whole
     sheet: each section goes through ``descend`` as the ``properties`` keyword sends it.
@@ -212,7 +213,7 @@ def _schema_findings(
     for key, subschema in properties.items():
         if key in data:
             yield from _section_findings(validators.whole, schema, key, subschema, data,
-                                         texts[key])
+                                         keys[key])
 
 
 def _findings(errors: Iterable[ValidationError], schema: dict[str, Any],
@@ -226,9 +227,9 @@ def _findings(errors: Iterable[ValidationError], schema: dict[str, Any],
             yield error.json_path, message
 
 
-# (validator id, section, its JSON text) -> (the validator, its findings); a section's
-# findings depend on nothing else (paths and messages are read within the section).
-_SECTIONS: OrderedDict[tuple[int, str, str], tuple[Draft202012Validator, list[Finding]]] = (
+# (validator id, section, its key) -> (the validator, its findings); a section's findings
+# depend on nothing else (paths and messages are read within the section).
+_SECTIONS: OrderedDict[tuple[int, str, bytes], tuple[Draft202012Validator, list[Finding]]] = (
     OrderedDict())
 
 
@@ -243,8 +244,8 @@ def clear_caches() -> None:
 
 
 def _section_findings(validator: Draft202012Validator, schema: dict[str, Any], key: str,
-                      subschema: Any, data: dict[str, Any], text: str) -> list[Finding]:
-    memo = (id(validator), key, text)
+                      subschema: Any, data: dict[str, Any], value: bytes) -> list[Finding]:
+    memo = (id(validator), key, value)
     known = _SECTIONS.get(memo)
     if known is not None and known[0] is validator:
         _SECTIONS.move_to_end(memo)
@@ -282,7 +283,7 @@ def _under(errors: list[ValidationError], *keys: str) -> list[ValidationError]:
 def _member_findings(validator: Draft202012Validator, schema: dict[str, Any], key: str,
                      name: str, member: Any, data: dict[str, Any]) -> list[Finding]:
     value = data[key][name]
-    memo = (id(validator), key, name, json.dumps(value, ensure_ascii=False))
+    memo = (id(validator), key, name, value_key(value))
     known = _MEMBERS.get(memo)
     if known is not None and known[0] is validator:
         _MEMBERS.move_to_end(memo)
@@ -295,8 +296,8 @@ def _member_findings(validator: Draft202012Validator, schema: dict[str, Any], ke
     return findings
 
 
-# (validator id, section, member, its JSON text) -> (the validator, its findings)
-_MEMBERS: OrderedDict[tuple[int, str, str, str], tuple[Draft202012Validator, list[Finding]]] = (
+# (validator id, section, member, its key) -> (the validator, its findings)
+_MEMBERS: OrderedDict[tuple[int, str, str, bytes], tuple[Draft202012Validator, list[Finding]]] = (
     OrderedDict())
 
 
@@ -588,16 +589,16 @@ _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _CONTROL_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab"}
 
 
-def _text_findings(data: Any, texts: dict[str, str]) -> Iterator[Finding]:
+def _text_findings(data: Any, keys: dict[str, bytes]) -> Iterator[Finding]:
     """Yield a finding for each string that is not clean, trimmed text (a section's are
-    kept by its text)."""
-    if not texts:
+    kept by its key)."""
+    if not keys:
         yield from _strings_findings(data, "$")
         return
     for key, value in data.items():
-        found = _TEXTS.get((key, texts[key]))
+        found = _TEXTS.get((key, keys[key]))
         if found is None:
-            found = _TEXTS[(key, texts[key])] = list(_strings_findings(value, f"$.{key}"))
+            found = _TEXTS[(key, keys[key])] = list(_strings_findings(value, f"$.{key}"))
             while len(_TEXTS) > 64:
                 _TEXTS.popitem(last=False)
         yield from found
@@ -610,8 +611,8 @@ def _strings_findings(data: Any, path: JsonPath) -> Iterator[Finding]:
             yield where, message
 
 
-# (section, its JSON text) -> its text findings
-_TEXTS: OrderedDict[tuple[str, str], list[Finding]] = OrderedDict()
+# (section, its key) -> its text findings
+_TEXTS: OrderedDict[tuple[str, bytes], list[Finding]] = OrderedDict()
 
 
 def _text_problem(text: str) -> str:
@@ -676,12 +677,12 @@ def _fill(value: Any, node: Any, root: dict[str, Any]) -> Any:
 
 
 def _normalise(data: dict[str, Any], schema: dict[str, Any],
-               texts: dict[str, str]) -> dict[str, Any]:
-    """``normalise``, with each section's normalised form kept by its text (``_FILLED``)."""
+               keys: dict[str, bytes]) -> dict[str, Any]:
+    """``normalise``, with each section's normalised form kept by its key (``_FILLED``)."""
     properties = _all_properties(resolved(schema, schema), schema)
     filled: dict[str, Any] = {}
     for key, item in data.items():
-        memo = (id(schema), key, texts[key])
+        memo = (id(schema), key, keys[key])
         known = _FILLED.get(memo)
         if known is None or known[0] is not schema:
             known = _FILLED[memo] = (schema, _fill(item, properties.get(key), schema))
@@ -693,9 +694,9 @@ def _normalise(data: dict[str, Any], schema: dict[str, Any],
     return filled
 
 
-# (schema id, section, its JSON text) -> (the schema, the section normalised); deals share
-# these sections, which nothing changes.
-_FILLED: OrderedDict[tuple[int, str, str], tuple[dict[str, Any], Any]] = OrderedDict()
+# (schema id, section, its key) -> (the schema, the section normalised); deals share these
+# sections, which nothing changes.
+_FILLED: OrderedDict[tuple[int, str, bytes], tuple[dict[str, Any], Any]] = OrderedDict()
 
 
 def resolved(node: Any, root: dict[str, Any]) -> Any:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
@@ -28,6 +27,7 @@ from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
 from contractgen.sandbox import AccessLog
+from contractgen.strictjson import value_key
 
 
 class _Missing:
@@ -154,31 +154,33 @@ def same(a: Any, b: Any) -> bool:
 T = TypeVar("T")
 
 
-Stamps = dict[str, int]  # top-level name -> the number of its value's JSON text
+Stamps = dict[str, int]  # top-level name -> the number of its value's key (``value_key``)
 
 
-_TEXT_NUMBERS: OrderedDict[str, int] = OrderedDict()  # the most recently stamped texts
+_TEXT_NUMBERS: OrderedDict[bytes, int] = OrderedDict()  # the most recently stamped keys
 _TEXTS_KEPT = 64  # three or four contracts' worth
 _NEXT_NUMBER = itertools.count(1)
 
 
 def stamps(roots: dict[str, Any]) -> Stamps:
-    """Number each top-level value by its JSON text: equal numbers mean equal values.
+    """Number each top-level value by its key (``strictjson.value_key``): equal numbers
+    mean equal values.
 
-    The text tells 1, 1.0 and true apart, so equal texts are values ``same`` finds equal
-    (a different key order only gives a different number). A number is never reused; the
-    texts of recent values keep theirs (the least recently stamped are forgotten).
+    The key tells 1, 1.0 and true apart, so equal keys are values ``same`` finds equal
+    (a different key order, or objects shared differently, only give a different number).
+    A number is never reused; the keys of recent values keep theirs (the least recently
+    stamped are forgotten).
     """
     out: Stamps = {}
     for name, value in roots.items():
-        text = json.dumps(value, ensure_ascii=False)
-        number = _TEXT_NUMBERS.get(text)
+        key = value_key(value)
+        number = _TEXT_NUMBERS.get(key)
         if number is None:
-            number = _TEXT_NUMBERS[text] = next(_NEXT_NUMBER)
+            number = _TEXT_NUMBERS[key] = next(_NEXT_NUMBER)
             if len(_TEXT_NUMBERS) > _TEXTS_KEPT:
                 _TEXT_NUMBERS.popitem(last=False)
         else:
-            _TEXT_NUMBERS.move_to_end(text)
+            _TEXT_NUMBERS.move_to_end(key)
         out[name] = number
     return out
 

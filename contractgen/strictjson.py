@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import json
 import math
+import pickle
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -246,3 +247,16 @@ def strings_in(data: Any, *, include_keys: bool = False,
                 stack.append((f"{where}.{key}", value))
         elif isinstance(node, list):
             stack.extend((f"{where}[{i}]", item) for i, item in reversed(list(enumerate(node))))
+
+
+def value_key(value: Any) -> bytes:
+    """Return a key for a JSON value: equal keys mean equal values, of equal types at every
+    level (1, 1.0 and true differ) and with their keys in the same order.
+
+    Pickled, which is a lossless encoding (what it decodes to is the value again), and three
+    times as fast as ``json.dumps`` for a deal's sections. Equal values may still get
+    different keys when they share objects differently (pickle writes an object met twice
+    as a reference); a key is only ever used to find what was computed for an equal value,
+    so that costs a recomputation, never a wrong result.
+    """
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)

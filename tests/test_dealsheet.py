@@ -731,9 +731,9 @@ def test_sections_validated_one_by_one_give_the_whole_sheets_findings() -> None:
     validators = dealsheet.validators(None)
     whole = sorted(dealsheet._findings(validators.whole.iter_errors(deal), schema, deal))
     dealsheet.clear_caches()
-    texts = dealsheet._section_texts(deal)
-    first = sorted(dealsheet._schema_findings(deal, schema, validators, texts))
-    again = sorted(dealsheet._schema_findings(deal, schema, validators, texts))  # cached
+    keys = dealsheet._section_keys(deal)
+    first = sorted(dealsheet._schema_findings(deal, schema, validators, keys))
+    again = sorted(dealsheet._schema_findings(deal, schema, validators, keys))  # cached
     assert first == again == whole
     assert {path for path, _ in whole} >= {"$.agreement.currency", "$.parties.client",
                                           "$.scope.functions[0].category", "$",
@@ -742,9 +742,9 @@ def test_sections_validated_one_by_one_give_the_whole_sheets_findings() -> None:
                                           "$.oversight.audit.per_year"}
     # an edit of one member: the section is checked again, the other members are not
     deal["oversight"]["audit"]["per_year"] = 2
-    texts = dealsheet._section_texts(deal)
+    keys = dealsheet._section_keys(deal)
     members = len(dealsheet._MEMBERS)
-    edited = sorted(dealsheet._schema_findings(deal, schema, validators, texts))
+    edited = sorted(dealsheet._schema_findings(deal, schema, validators, keys))
     assert len(dealsheet._MEMBERS) == members + 1
     assert edited == sorted(dealsheet._findings(validators.whole.iter_errors(deal), schema, deal))
     assert "$.oversight.audit.per_year" not in {path for path, _ in edited}

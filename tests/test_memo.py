@@ -8,11 +8,13 @@ a batch worker) must give exactly the Documents that each gives on its own.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
 from conftest import REPO, load_example
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from strategies import deals
 
 from contractgen import dealsheet, render, rules
@@ -33,6 +35,7 @@ from contractgen.memo import (
 )
 from contractgen.rules import select
 from contractgen.sandbox import Record, unwrap, wrap
+from contractgen.strictjson import value_key
 from contractgen.variants import generate
 
 
@@ -188,6 +191,30 @@ def test_inputs_are_kept_apart_from_the_deal_and_an_absence_stays_an_absence() -
     memo = Memo[str]()
     memo.put("t", (((("scope", "nickname")), kept(MISSING)),), "out")
     assert memo.get("t", lambda dep: lookup(deal, dep[0])) == "out"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([0.0, 1.0, 2.5])
+    | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner,
+                                                                 max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None, phases=[Phase.generate])
+@given(_JSON, _JSON)
+def test_equal_value_keys_are_values_the_memo_finds_the_same(a: Any, b: Any) -> None:
+    """A stamp's key never makes different values look equal; a value parsed from the same
+    text again gets the same key."""
+    if value_key(a) == value_key(b):
+        assert same(a, b)
+    text = json.dumps(a)
+    assert value_key(json.loads(text)) == value_key(json.loads(text))
+
+
+def test_value_keys_tell_types_and_key_order_apart() -> None:
+    keys = {value_key(v) for v in (1, 1.0, True, "1", [1], {"a": 1, "b": 2}, {"b": 2, "a": 1})}
+    assert len(keys) == 7
 
 
 def test_values_are_the_same_only_with_the_same_types() -> None:
