@@ -92,11 +92,10 @@ def bookmark_name(key: str, used: set[str]) -> str:
     return name
 
 
-@dataclass
-class _Target:
-    prefix: str
-    number: str
-    bookmark: str
+# What a cross-reference to a clause, item or anchor shows and where it links: the prefix
+# ("clause "), the number and the bookmark. A plain tuple: the targets of two contracts
+# compare in one step (``_resolve``).
+_Target = tuple[str, str, str]
 
 
 @dataclass
@@ -209,7 +208,7 @@ class _Builder:
                 return False
         prefix = self.state.strings.get("subclause", self.state.strings["clause"]) + " "
         for key, number, bookmark in built.registered:
-            self.state.targets[key] = _Target(prefix, number, bookmark)
+            self.state.targets[key] = (prefix, number, bookmark)
         return True
 
     def _build(self, root: MdNode, depth: int | None = None) -> None:
@@ -357,7 +356,7 @@ class _Builder:
     def _register(self, key: str, number: str) -> str:
         bookmark = bookmark_name(key, self.state.bookmarks)
         prefix = self.state.strings.get("subclause", self.state.strings["clause"]) + " "
-        self.state.targets[key] = _Target(prefix, number, bookmark)
+        self.state.targets[key] = (prefix, number, bookmark)
         self.registered.append((key, number, bookmark))
         return bookmark
 
@@ -594,13 +593,13 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
     bookmark = bookmark_name(module.id, state.bookmarks)
     if module.kind == "clause":
         state.clause_count += 1
-        target = _Target(state.strings["clause"] + " ", number, bookmark)
+        target: _Target = (state.strings["clause"] + " ", number, bookmark)
         heading = _heading("clause", number, f"{number}.", title, bookmark, 0)
         state.toc.append((f"{number}.", module.title(lang)))
         builder = _Builder(state, "clause", where, module.id, number)
     else:
         state.schedule_count += 1
-        target = _Target(state.strings["schedule"] + " ", number, bookmark)
+        target = (state.strings["schedule"] + " ", number, bookmark)
         label = f"{state.strings['schedule']} {number}"
         heading = _heading("schedule", number, label, title, bookmark, state.schedule_count)
         state.toc.append((label, module.title(lang)))
@@ -671,15 +670,16 @@ def _resolve(blocks: list[m.Block], spans: list[tuple[str, int, int]], state: _S
     A block whose targets resolve as they did the last time it was seen gets the same
     resolved object back (blocks are reused across renders; so are their resolutions). A
     module's span of blocks that are all the very objects of the last contract, with targets
-    that resolve as they did, is taken whole, without visiting its blocks.
+    that resolve as they did, is taken whole, without visiting its blocks (when no target of
+    the document changed, without looking its targets up either).
     """
 
-    def target_of(key: str) -> tuple[str, str, str]:
+    def target_of(key: str) -> _Target:
         target = state.targets.get(key)
         if target is None:
             raise LibraryError(f"{where(key)}: cross-reference to {key!r}, which names no "
                                "clause or anchor")
-        return target.prefix, target.number, target.bookmark
+        return target
 
     def fix(runs: m.Runs) -> m.Runs:
         if not any(isinstance(run, m.Ref) for run in runs):
@@ -720,6 +720,7 @@ def _resolve(blocks: list[m.Block], spans: list[tuple[str, int, int]], state: _S
 
     resolved: list[m.Block] = []
     last = _LastResolved.last
+    same_targets = state.targets == last.targets  # then every piece's key is as it was
     seen: dict[int, _Refs] = {}  # blocks outside the modules' spans
     pieces: dict[str, _Piece] = {}
     position = 0
@@ -734,7 +735,7 @@ def _resolve(blocks: list[m.Block], spans: list[tuple[str, int, int]], state: _S
         piece = last.pieces.get(owner)
         if (piece is not None and len(piece.refs) == len(span)
                 and all(map(operator.is_, piece.blocks, span))
-                and tuple(map(target_of, piece.targets)) == piece.key):
+                and (same_targets or tuple(map(target_of, piece.targets)) == piece.key)):
             pieces[owner] = piece
             resolved.extend(piece.resolved)
             continue
@@ -745,7 +746,7 @@ def _resolve(blocks: list[m.Block], spans: list[tuple[str, int, int]], state: _S
         pieces[owner] = _Piece(tuple(span), all_refs, targets,
                                tuple(map(target_of, targets)), done)
         resolved.extend(done)
-    _LastResolved.last = _Resolved(seen, pieces)
+    _LastResolved.last = _Resolved(seen, pieces, state.targets)
     return resolved
 
 
@@ -753,7 +754,7 @@ def clear_caches() -> None:
     """Forget every remembered template output, build and parse (for tests and benchmarks)."""
     _MEMO.clear()
     _BUILT.clear()
-    _LastResolved.last = _Resolved({}, {})
+    _LastResolved.last = _Resolved({}, {}, {})
     _heading.cache_clear()
     _section_heading.cache_clear()
     _definition.cache_clear()
@@ -778,7 +779,7 @@ class _Piece:
     blocks: tuple[m.Block, ...]  # as built, before resolution
     refs: tuple[_Refs, ...]  # each block's targets and last resolution
     targets: tuple[str, ...]  # every target of the span, in order
-    key: tuple[tuple[str, str, str], ...]  # what they resolved to
+    key: tuple[_Target, ...]  # what they resolved to
     resolved: tuple[m.Block, ...]
 
 
@@ -790,12 +791,13 @@ class _Resolved:
 
     seen: dict[int, _Refs]
     pieces: dict[str, _Piece]
+    targets: dict[str, _Target]  # every target of the document, as resolved
 
 
 class _LastResolved:
     """The last document resolved; replaced whole, so it holds one contract's blocks."""
 
-    last = _Resolved({}, {})
+    last = _Resolved({}, {}, {})
 
 
 def _refs(block: m.Block) -> _Refs:

@@ -327,11 +327,11 @@ def test_a_reused_build_takes_a_fresh_bookmark_name_when_the_old_one_is_taken() 
     first, _ = build(set())
     reused, state = build(set())
     assert reused == first
-    assert state.targets["notices.notice"].bookmark == "_cg_notices_notice"
+    assert state.targets["notices.notice"][2] == "_cg_notices_notice"
     clash, state = build({"_cg_notices_notice"})
     assert isinstance(clash[0], m.NumberedPara)
     assert clash[0].bookmark == "_cg_notices_notice_2"
-    assert state.targets["notices.notice"].bookmark == "_cg_notices_notice_2"
+    assert state.targets["notices.notice"][2] == "_cg_notices_notice_2"
     assert state.bookmarks == {"_cg_notices_notice", "_cg_notices_notice_2"}
 
 
