@@ -129,6 +129,44 @@ class _Built:
 _BUILT: OrderedDict[tuple[Any, ...], _Built] = OrderedDict()
 _BUILT_SIZE = 200  # two contracts or so
 
+# The blocks last built at each place (the module or section, its template, the position in
+# its part): a text built again after an edit gives back the very objects of the blocks
+# that did not change (``_same_objects``), which cross-references, Markdown and Word then
+# find by identity instead of comparing their contents again, each.
+_PLACES: dict[tuple[Any, ...], tuple[m.Block, ...]] = {}
+_PLACES_SIZE = 400  # every place of two contracts or so
+
+
+def _remember_place(place: tuple[Any, ...], blocks: tuple[m.Block, ...]) -> None:
+    _PLACES[place] = blocks
+    if len(_PLACES) > _PLACES_SIZE:  # the place first remembered goes
+        del _PLACES[next(iter(_PLACES))]
+
+
+def _same_objects(new: list[m.Block], old: tuple[m.Block, ...]) -> tuple[m.Block, ...]:
+    """Return ``new`` with each block that equals the block of ``old`` in the same place
+    replaced by that object (blocks are immutable values: equal blocks are
+    interchangeable). Places are counted from the start and, when a block was added or
+    removed, also from the end."""
+    if not old:
+        return tuple(new)
+    out = list(new)
+    if len(new) == len(old):
+        for index, (block, before) in enumerate(zip(new, old, strict=True)):
+            if block == before:
+                out[index] = before
+        return tuple(out)
+    count = min(len(new), len(old))
+    head = 0
+    while head < count and new[head] == old[head]:
+        out[head] = old[head]
+        head += 1
+    tail = 1
+    while tail <= count - head and new[-tail] == old[-tail]:
+        out[-tail] = old[-tail]
+        tail += 1
+    return tuple(out)
+
 
 class _Builder:
     """Turn one part's Markdown text (parsed into a tree) into numbered model blocks."""
@@ -179,21 +217,27 @@ class _Builder:
                self.where, tuple(self.counters), self.state.setting, depth)
         built = _BUILT.get(key)
         start = len(self.blocks)
+        place = (self.owner, self.where, self.scheme, self.instance, self.state.setting,
+                 depth, start)
         if built is not None and self._replay(built):
             _BUILT.move_to_end(key)
             self.blocks.extend(built.blocks)
             self.counters = list(built.counters)
             self.placeholders.extend((start + at, name) for at, name in built.placeholders)
             self.definitions.extend((start + at, d) for at, d in built.definitions)
+            _remember_place(place, built.blocks)
             return self.blocks
         self.registered, placed, defined = [], len(self.placeholders), len(self.definitions)
         self._build(parse_markdown(markdown), depth)
+        blocks = _same_objects(self.blocks[start:], _PLACES.get(place, ()))
+        self.blocks[start:] = blocks
         placeholders = tuple((at - start, name) for at, name in self.placeholders[placed:])
         definitions = tuple((at - start, d) for at, d in self.definitions[defined:])
-        _BUILT[key] = _Built(tuple(self.blocks[start:]), tuple(self.counters),
-                             tuple(self.registered), placeholders, definitions)
+        _BUILT[key] = _Built(blocks, tuple(self.counters), tuple(self.registered),
+                             placeholders, definitions)
         while len(_BUILT) > _BUILT_SIZE:
             _BUILT.popitem(last=False)
+        _remember_place(place, blocks)
         return self.blocks
 
     def _replay(self, built: _Built) -> bool:
@@ -754,6 +798,7 @@ def clear_caches() -> None:
     """Forget every remembered template output, build and parse (for tests and benchmarks)."""
     _MEMO.clear()
     _BUILT.clear()
+    _PLACES.clear()
     _LastResolved.last = _Resolved({}, {}, {})
     _heading.cache_clear()
     _section_heading.cache_clear()

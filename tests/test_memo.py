@@ -438,3 +438,38 @@ def test_an_edited_definition_rebuilds_its_own_paragraph_only() -> None:
     changed = [b for a, b in zip(old, new, strict=True) if a is not b]
     assert len(changed) == 1 and isinstance(changed[0], m.Paragraph)
     assert "Effective Date" in m.runs_text(changed[0].runs)
+
+
+def test_a_text_built_again_gives_back_its_unchanged_blocks() -> None:
+    """After an edit of one value, the rebuilt module's other blocks are the very objects
+    of the last contract, resolved cross-references included (so Markdown and Word find
+    them by identity), and the document is the one a fresh render gives."""
+    render.clear_caches()
+    data = dealsheet.normalise(load_example(), dealsheet.load_schema(REPO))
+    before = _document(data, "en")
+    data = copy.deepcopy(data)
+    data["oversight"]["audit"]["notice_days"] += 7
+    after = _document(data, "en")
+    assert after == _fresh(data, "en")
+    old, new = before.module_blocks("audit"), after.module_blocks("audit")
+    assert len(old) == len(new) > 5
+    changed = [b for a, b in zip(old, new, strict=True) if a is not b]
+    assert 1 <= len(changed) <= 2  # the paragraph that gives the notice, at most one more
+    assert any(f"{data['oversight']['audit']['notice_days']}" in m.runs_text(b.runs)
+               for b in changed if isinstance(b, m.NumberedPara | m.Paragraph))
+
+
+def test_blocks_equal_to_those_in_the_same_place_are_those_objects() -> None:
+    a, b, c, d = (m.Paragraph((m.Text(t),)) for t in "abcd")
+    again = [m.Paragraph((m.Text(t),)) for t in "abcd"]
+    same = render._same_objects(again, (a, b, c, d))
+    assert all(x is y for x, y in zip(same, (a, b, c, d), strict=True))
+    edited = render._same_objects([again[0], m.Paragraph((m.Text("x"),)), *again[2:]],
+                                  (a, b, c, d))
+    assert [x is y for x, y in zip(edited, (a, b, c, d), strict=True)] == [True, False,
+                                                                          True, True]
+    inserted = render._same_objects([again[0], m.Paragraph((m.Text("new"),)), *again[1:]],
+                                    (a, b, c, d))
+    assert inserted[0] is a and inserted[2:] == (b, c, d)
+    assert all(x is y for x, y in zip(inserted[2:], (b, c, d), strict=True))
+    assert render._same_objects(again, ()) == tuple(again)
