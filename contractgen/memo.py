@@ -283,7 +283,7 @@ class Memo(Generic[T]):
                 check: Iterable[Dependency] = entry.unstamped
             else:
                 check = entry.dependencies if now is None else entry.stale(now)
-            if all(same(current(dep), dep[1]) for dep in check):
+            if not check or all(same(current(dep), dep[1]) for dep in check):
                 if not stamped and now is not None:  # valid for these values too: say so
                     entry.restamp(now)
                 if index:

@@ -631,7 +631,7 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
     """Render a clause or schedule (with its sections); return (module id, blocks) pieces."""
     lang = renderer.language
     where = module.template_name(lang)  # the template's path in the library
-    title = (m.Text(module.title(lang)),)
+    title = module.title(lang)
     number_of = state.clause_count + 1 if module.kind == "clause" else state.schedule_count + 1
     number = str(number_of)
     bookmark = bookmark_name(module.id, state.bookmarks)
@@ -639,14 +639,14 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
         state.clause_count += 1
         target: _Target = (state.strings["clause"] + " ", number, bookmark)
         heading = _heading("clause", number, f"{number}.", title, bookmark, 0)
-        state.toc.append((f"{number}.", module.title(lang)))
+        state.toc.append((f"{number}.", title))
         builder = _Builder(state, "clause", where, module.id, number)
     else:
         state.schedule_count += 1
         target = (state.strings["schedule"] + " ", number, bookmark)
         label = f"{state.strings['schedule']} {number}"
         heading = _heading("schedule", number, label, title, bookmark, state.schedule_count)
-        state.toc.append((label, module.title(lang)))
+        state.toc.append((label, title))
         builder = _Builder(state, "schedule", where, module.id, instance=state.schedule_count)
     state.targets[module.id] = target
     body = _build_part(renderer, state, builder, renderer.render(module.template_name(lang),
@@ -683,11 +683,12 @@ def _build_part(renderer: _Renderer, state: _State, builder: _Builder,
 
 
 @lru_cache(maxsize=256)
-def _heading(scheme: m.Scheme, number: str, label: str, title: m.Runs, bookmark: str,
+def _heading(scheme: m.Scheme, number: str, label: str, title: str, bookmark: str,
              instance: int) -> m.NumberedHeading:
     """Return a clause or schedule heading: the same object for the same heading, so the
-    writers and the cross-reference pass find it by identity in the next contract."""
-    return m.NumberedHeading(scheme, number, label, title, bookmark, instance)
+    writers and the cross-reference pass find it by identity in the next contract (the
+    arguments are strings and numbers: their hashes are cheap, or kept)."""
+    return m.NumberedHeading(scheme, number, label, (m.Text(title),), bookmark, instance)
 
 
 @lru_cache(maxsize=64)
