@@ -172,12 +172,13 @@ def warm(runs: int, work: Path) -> None:
         clear_caches()
         warm_times([EXAMPLE] * (runs * 3))
         passes.append(warm_times(edits))
-    medians = sorted(statistics.median(times) for times in passes)
+    medians = [statistics.median(times) * 1000 for times in passes]
     best = [min(times[index] for times in passes) for index in range(len(edits))]
     print(f"    an edit session ({len(edits)} one-change edits of the example, each rendered "
-          f"after the last), median of the first pass: {statistics.median(passes[0]) * 1000:.1f}"
-          f" ms; of {runs} passes from the same start: {medians[0] * 1000:.1f} to "
-          f"{medians[-1] * 1000:.1f} ms")
+          f"after the last), median of the first pass: {medians[0]:.1f} ms (the first time "
+          f"the process meets these deal sheets); of {runs} passes from the same start, in "
+          f"turn: {', '.join(f'{m:.1f}' for m in medians)} ms; median "
+          f"{statistics.median(medians):.1f} ms")
     print(f"    each edit's fastest of the {runs} passes (the least disturbed by other "
           f"processes), median over the edits: {statistics.median(best) * 1000:.1f} ms")
     clear_caches()
