@@ -244,8 +244,9 @@ def clear_caches() -> None:
 
 
 def _section_findings(validator: Draft202012Validator, schema: dict[str, Any], key: str,
-                      subschema: Any, data: dict[str, Any], value: bytes) -> list[Finding]:
-    memo = (id(validator), key, value)
+                      subschema: Any, data: dict[str, Any],
+                      section_key: bytes) -> list[Finding]:
+    memo = (id(validator), key, section_key)
     known = _SECTIONS.get(memo)
     if known is not None and known[0] is validator:
         _SECTIONS.move_to_end(memo)

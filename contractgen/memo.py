@@ -157,8 +157,8 @@ T = TypeVar("T")
 Stamps = dict[str, int]  # top-level name -> the number of its value's key (``value_key``)
 
 
-_TEXT_NUMBERS: OrderedDict[bytes, int] = OrderedDict()  # the most recently stamped keys
-_TEXTS_KEPT = 64  # three or four contracts' worth
+_KEY_NUMBERS: OrderedDict[bytes, int] = OrderedDict()  # the most recently stamped keys
+_KEYS_KEPT = 64  # three or four contracts' worth
 _NEXT_NUMBER = itertools.count(1)
 
 
@@ -174,13 +174,13 @@ def stamps(roots: dict[str, Any]) -> Stamps:
     out: Stamps = {}
     for name, value in roots.items():
         key = value_key(value)
-        number = _TEXT_NUMBERS.get(key)
+        number = _KEY_NUMBERS.get(key)
         if number is None:
-            number = _TEXT_NUMBERS[key] = next(_NEXT_NUMBER)
-            if len(_TEXT_NUMBERS) > _TEXTS_KEPT:
-                _TEXT_NUMBERS.popitem(last=False)
+            number = _KEY_NUMBERS[key] = next(_NEXT_NUMBER)
+            if len(_KEY_NUMBERS) > _KEYS_KEPT:
+                _KEY_NUMBERS.popitem(last=False)
         else:
-            _TEXT_NUMBERS.move_to_end(key)
+            _KEY_NUMBERS.move_to_end(key)
         out[name] = number
     return out
 
