@@ -196,8 +196,9 @@ class _RuleLog(AccessLog):
         return tuple(out)
 
 
-# Verdicts and explanations of rules, by library and rule, with the inputs they read.
-_VERDICTS: Memo[tuple[bool, dict[str, Any]]] = Memo(keys=1024, variants=2)
+# Verdicts and explanations of rules, by library and rule, with the inputs they read (the
+# explanation, a log of its own, is handed out as it is: explanations are only read).
+_VERDICTS: Memo[tuple[bool, AccessLog]] = Memo(keys=1024, variants=2)
 
 
 def clear_caches() -> None:
@@ -215,14 +216,13 @@ def _evaluate(library: Library, source: str, where: str, deal: dict[str, Any],
     """
     known = _VERDICTS.get((library, source), current, now)
     if known is not None:
-        explained = AccessLog()
-        explained.entries = dict(known[1])
-        return known[0], explained
+        return known
     value, log = _run_rule(library, source, where, deal, facts)
     dependencies = log.dependencies(deal)
     if dependencies is not None:
-        _VERDICTS.put((library, source), dependencies, (value, copy.deepcopy(log.entries)),
-                      now)
+        explained = AccessLog()
+        explained.entries = copy.deepcopy(log.entries)
+        _VERDICTS.put((library, source), dependencies, (value, explained), now)
     return value, log
 
 
