@@ -253,7 +253,7 @@ def _section_findings(validator: Draft202012Validator, schema: dict[str, Any], k
         return known[1]
     section = data[key]
     # Where it can, the section's own keywords with its members' values left out (its
-    # shell), then each member as its ``properties`` keyword sends it, kept by its text.
+    # shell), then each member as its ``properties`` keyword sends it, kept by its key.
     shell = _shell(subschema) if isinstance(section, dict) else None
     errors = list(validator.descend(section, subschema if shell is None else shell,
                                     path=key, schema_path=key))

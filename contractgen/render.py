@@ -914,8 +914,10 @@ def _assemble(renderer: _Renderer, strings: dict[str, str], deal: dict[str, Any]
             blocks.append(block)
 
     def owner_of(target: str) -> str:  # for messages only
-        module_id = target.split(".")[0]
-        return next((mod.location for mod in library.modules if mod.id == module_id), skeleton)
+        try:
+            return library.get(target.split(".")[0]).location
+        except LibraryError:  # not a module's target: the skeleton's own
+            return skeleton
 
     resolved = _resolve(blocks, spans, state, owner_of)
     meta = _meta(deal, language, renderer.formatter, strings)
