@@ -6,9 +6,10 @@
 (a) cold CLI rendering of the English example (.docx and .md), in the same run as
     `python -c pass` and pandoc converting the same Markdown to .docx (medians and ratios);
 (b) warm, in-process time per contract (deal sheet to .docx and .md bytes): the same deal
-    sheet again, an edit session (one-change edits, each rendered after the last: the
-    median of a pass, and of each edit's fastest pass), and a deal sheet rendered for the
-    first time in a warm process;
+    sheet again; two edit sessions, one change from render to render (each edit on top of
+    the last) and two (each edit tried alone, the last undone), with the median of a pass
+    and of each edit's fastest pass; and a deal sheet rendered for the first time in a warm
+    process;
 (c) batch throughput for generated deal sheets with --jobs 1 and --jobs 2;
 (d) peak memory (maximum resident set size) of one CLI render, and of the largest process of
     a batch with --jobs 2;
@@ -35,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "northwind-bpo.json"
@@ -160,6 +162,78 @@ def edit_session(count: int, folder: Path) -> list[Path]:
     return paths
 
 
+def _changes(before: Any, after: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Return the paths where ``after`` differs from ``before`` (objects, and lists of the
+    same length, compared member by member; a path to a member ``after`` lacks ends the
+    same way as one to a member it has, and ``_apply`` deletes it)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [change for key in {**before, **after}
+                for change in _changes(before.get(key, _ABSENT), after.get(key, _ABSENT),
+                                       (*path, key))]
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [change for index, (a, b) in enumerate(zip(before, after, strict=True))
+                for change in _changes(a, b, (*path, index))]
+    same = type(before) is type(after) and before == after
+    return [] if same else [(*path, after)]
+
+
+_ABSENT = object()
+
+
+def _apply(data: Any, change: tuple[Any, ...]) -> None:
+    *path, key, value = change
+    for step in path:
+        data = data[step]
+    if value is _ABSENT:
+        del data[key]
+    else:
+        data[key] = copy.deepcopy(value)
+
+
+def cumulative_session(edits: list[Path], folder: Path) -> list[Path]:
+    """Write the edits of ``edit_session`` as a lawyer makes them: each on top of the ones
+    before, so that each deal sheet differs from the one before by one change. An edit that
+    would make the deal invalid there, or changes nothing, is left out."""
+    from contractgen.dealsheet import validate
+
+    base = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    deal = copy.deepcopy(base)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for edit in edits:
+        changes = _changes(base, json.loads(edit.read_text(encoding="utf-8")))
+        trial = copy.deepcopy(deal)
+        for change in changes:
+            _apply(trial, change)
+        if trial == deal or validate(trial, edit.name):
+            continue
+        deal = trial
+        path = folder / f"cumulative-{len(paths):03d}.json"
+        path.write_text(json.dumps(deal), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def session(name: str, edits: list[Path], runs: int) -> None:
+    """Print the figures of an edit session: ``runs`` passes, each from the same start (the
+    in-process caches cleared, the example rendered), then the edits in turn."""
+    from contractgen.pipeline import clear_caches
+
+    passes = []
+    for _ in range(runs):
+        clear_caches()
+        warm_times([EXAMPLE] * (runs * 3))
+        passes.append(warm_times(edits))
+    medians = [statistics.median(times) * 1000 for times in passes]
+    best = [min(times[index] for times in passes) for index in range(len(edits))]
+    print(f"    {name}: median of the first pass {medians[0]:.1f} ms (the first time the "
+          f"process meets these deal sheets); of {runs} passes from the same start, in turn: "
+          f"{', '.join(f'{m:.1f}' for m in medians)} ms; median "
+          f"{statistics.median(medians):.1f} ms; each edit's fastest pass (the least "
+          f"disturbed by other processes), median over the edits: "
+          f"{statistics.median(best) * 1000:.1f} ms")
+
+
 def warm(runs: int, work: Path) -> None:
     from contractgen.pipeline import clear_caches
 
@@ -167,24 +241,17 @@ def warm(runs: int, work: Path) -> None:
     same = warm_seconds([EXAMPLE], runs * 3)
     print(f"    the same deal sheet again, median of {runs * 3}: {same * 1000:.1f} ms")
     edits = edit_session(40, work / "edits")
-    passes = []
-    for _ in range(runs):  # each pass from the same start: the example rendered, then edits
-        clear_caches()
-        warm_times([EXAMPLE] * (runs * 3))
-        passes.append(warm_times(edits))
-    medians = [statistics.median(times) * 1000 for times in passes]
-    best = [min(times[index] for times in passes) for index in range(len(edits))]
-    print(f"    an edit session ({len(edits)} one-change edits of the example, each rendered "
-          f"after the last), median of the first pass: {medians[0]:.1f} ms (the first time "
-          f"the process meets these deal sheets); of {runs} passes from the same start, in "
-          f"turn: {', '.join(f'{m:.1f}' for m in medians)} ms; median "
-          f"{statistics.median(medians):.1f} ms")
-    print(f"    each edit's fastest of the {runs} passes (the least disturbed by other "
-          f"processes), median over the edits: {statistics.median(best) * 1000:.1f} ms")
+    cumulative = cumulative_session(edits, work / "cumulative")
+    session(f"an edit session as a lawyer edits ({len(cumulative)} edits of the example, "
+            "each on top of the ones before: one change from one render to the next)",
+            cumulative, runs)
+    session(f"an edit session that tries one change at a time ({len(edits)} one-change "
+            "variants of the example, each rendered after the last: the last change undone "
+            "and a new one made, two changes from one render to the next)", edits, runs)
     clear_caches()
     warm_times([EXAMPLE] * (runs * 3), collector_between=False)
-    by_default = statistics.median(warm_times(edits, collector_between=False))
-    print(f"    one more pass with Python's default garbage collector settings "
+    by_default = statistics.median(warm_times(cumulative, collector_between=False))
+    print(f"    the first session's pass with Python's default garbage collector settings "
           f"(for comparison): {by_default * 1000:.1f} ms")
     first = warm_seconds([EXAMPLE], runs, fresh=True)
     print(f"    the first contract of a process (in-process caches cleared; the cache folder "

@@ -27,7 +27,14 @@ from contractgen.cache import code_stamp, entry_name, package_stamp, read_entry,
 from contractgen.crossfields import cross_findings, is_number, object_items, parse_date
 from contractgen.errors import InvalidDealError, LibraryError, Problem
 from contractgen.paths import schema_path
-from contractgen.strictjson import parse_json, read_json_bytes, strings_in, value_key
+from contractgen.strictjson import (
+    clear_shared,
+    parse_json,
+    read_json_bytes,
+    share,
+    strings_in,
+    value_key,
+)
 from contractgen.wording import Finding, JsonPath, described, quote, shorten
 
 if TYPE_CHECKING:  # imported when a deal sheet is validated (see ``load_deal``)
@@ -241,6 +248,7 @@ def clear_caches() -> None:
     _TEXTS.clear()
     _FILLED.clear()
     _LOADED.clear()
+    clear_shared()
 
 
 def _section_findings(validator: Draft202012Validator, schema: dict[str, Any], key: str,
@@ -687,6 +695,7 @@ def _normalise(data: dict[str, Any], schema: dict[str, Any],
         known = _FILLED.get(memo)
         if known is None or known[0] is not schema:
             known = _FILLED[memo] = (schema, _fill(item, properties.get(key), schema))
+            share(known[1])  # deals share it, and nothing changes it
             while len(_FILLED) > 64:
                 _FILLED.popitem(last=False)
         filled[key] = known[1]

@@ -299,5 +299,6 @@ def pretty_block(block: Block) -> str:
 
 def same_blocks(a: tuple[Block, ...], b: tuple[Block, ...]) -> bool:
     """Whether two block sequences are equal: most blocks of a contract rendered again are
-    the very same objects, so only the few others are compared field by field."""
-    return len(a) == len(b) and all(x is y or x == y for x, y in zip(a, b, strict=True))
+    the very same objects, so only the few others are compared field by field (tuple
+    equality tests each pair for identity before equality, in C)."""
+    return a == b

@@ -12,6 +12,7 @@ import json
 import math
 import pickle
 import re
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -249,6 +250,26 @@ def strings_in(data: Any, *, include_keys: bool = False,
             stack.extend((f"{where}[{i}]", item) for i, item in reversed(list(enumerate(node))))
 
 
+# Values promised never to change (``share``), by identity: (the value, its key).
+_SHARED: OrderedDict[int, tuple[Any, bytes]] = OrderedDict()
+_SHARED_KEPT = 64  # the deal sheet's sections, normalised, of four contracts or so
+
+
+def share(value: Any) -> None:
+    """Promise that ``value``, a JSON value, is never changed: its key is taken now, and
+    ``value_key`` gives it for this very object without encoding the value again (the
+    normalised sections of a deal sheet, which the deals of a process share)."""
+    _SHARED[id(value)] = (value, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    _SHARED.move_to_end(id(value))
+    while len(_SHARED) > _SHARED_KEPT:
+        _SHARED.popitem(last=False)
+
+
+def clear_shared() -> None:
+    """Forget the values promised never to change (for tests and benchmarks)."""
+    _SHARED.clear()
+
+
 def value_key(value: Any) -> bytes:
     """Return a key for a JSON value: equal keys mean equal values, of equal types at every
     level (1, 1.0 and true differ) and with their keys in the same order.
@@ -259,4 +280,7 @@ def value_key(value: Any) -> bytes:
     as a reference); a key is only ever used to find what was computed for an equal value,
     so that costs a recomputation, never a wrong result.
     """
+    known = _SHARED.get(id(value))
+    if known is not None and known[0] is value:  # the entry holds the value: the id is its own
+        return known[1]
     return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)

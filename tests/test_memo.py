@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from strategies import deals
 
-from contractgen import dealsheet, render, rules
+from contractgen import dealsheet, render, rules, strictjson
 from contractgen import model as m
 from contractgen.library import load_library
 from contractgen.mdtree import parse
@@ -215,6 +215,34 @@ def test_equal_value_keys_are_values_the_memo_finds_the_same(a: Any, b: Any) -> 
 def test_value_keys_tell_types_and_key_order_apart() -> None:
     keys = {value_key(v) for v in (1, 1.0, True, "1", [1], {"a": 1, "b": 2}, {"b": 2, "a": 1})}
     assert len(keys) == 7
+
+
+def test_a_shared_value_keeps_the_key_it_had_when_shared(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """A value promised never to change is keyed once; an equal value that was not shared,
+    and a shared one changed against the promise, are keyed by what they hold."""
+    strictjson.clear_shared()
+    section = {"a": [1, 2], "b": "x"}
+    strictjson.share(section)
+    pickled: list[Any] = []
+    original = strictjson.pickle.dumps
+    monkeypatch.setattr(strictjson.pickle, "dumps", lambda *a, **k: pickled.append(a[0])
+                        or original(*a, **k))
+    assert value_key(section) == value_key({"a": [1, 2], "b": "x"})
+    assert pickled == [{"a": [1, 2], "b": "x"}]  # the copy only
+    strictjson.clear_shared()
+    assert value_key(section) == original(section, protocol=strictjson.pickle.HIGHEST_PROTOCOL)
+
+
+def test_loaded_sections_are_shared_and_stamped_without_encoding_them() -> None:
+    dealsheet.clear_caches()
+    data = dealsheet.load_deal(REPO / "examples" / "northwind-bpo.json", root=REPO).data
+    again = dealsheet.load_deal(REPO / "examples" / "northwind-bpo.json", root=REPO).data
+    for name, section in data.items():
+        if isinstance(section, dict | list):
+            assert strictjson._SHARED[id(section)][0] is section, name
+            assert again[name] is section
+    assert stamps(data) == stamps(copy.deepcopy(data))  # the same numbers by key
 
 
 def test_values_are_the_same_only_with_the_same_types() -> None:
