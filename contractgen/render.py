@@ -19,7 +19,7 @@ import operator
 import re
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -110,6 +110,10 @@ class _State:
     schedule_count: int = 0
     toc: list[tuple[str, str]] = field(default_factory=list)
     setting: tuple[Any, ...] = ()  # what besides the text a build depends on (library, ...)
+    # While a module is built (``_clause_blocks``): each build, as ``_Module.builds`` keeps
+    # them, and whether the definitions were placed.
+    recording: list[tuple[tuple[Any, ...], tuple[Any, ...], _Built]] | None = None
+    placed_definitions: bool = False
 
 
 @dataclass(frozen=True)
@@ -226,6 +230,8 @@ class _Builder:
             self.placeholders.extend((start + at, name) for at, name in built.placeholders)
             self.definitions.extend((start + at, d) for at, d in built.definitions)
             _remember_place(place, built.blocks)
+            if self.state.recording is not None:
+                self.state.recording.append((key, place, built))
             return self.blocks
         self.registered, placed, defined = [], len(self.placeholders), len(self.definitions)
         self._build(parse_markdown(markdown), depth)
@@ -233,11 +239,13 @@ class _Builder:
         self.blocks[start:] = blocks
         placeholders = tuple((at - start, name) for at, name in self.placeholders[placed:])
         definitions = tuple((at - start, d) for at, d in self.definitions[defined:])
-        _BUILT[key] = _Built(blocks, tuple(self.counters), tuple(self.registered),
-                             placeholders, definitions)
+        built = _BUILT[key] = _Built(blocks, tuple(self.counters), tuple(self.registered),
+                                     placeholders, definitions)
         while len(_BUILT) > _BUILT_SIZE:
             _BUILT.popitem(last=False)
         _remember_place(place, blocks)
+        if self.state.recording is not None:
+            self.state.recording.append((key, place, built))
         return self.blocks
 
     def _replay(self, built: _Built) -> bool:
@@ -627,7 +635,7 @@ def _sort_key(term: str) -> str:
 # --- assembling the document -------------------------------------------------------------
 
 def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
-                   sections: list[ClauseModule]) -> list[tuple[str, list[m.Block]]]:
+                   sections: list[ClauseModule]) -> list[tuple[str, Sequence[m.Block]]]:
     """Render a clause or schedule (with its sections); return (module id, blocks) pieces."""
     lang = renderer.language
     where = module.template_name(lang)  # the template's path in the library
@@ -649,17 +657,89 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
         state.toc.append((label, title))
         builder = _Builder(state, "schedule", where, module.id, instance=state.schedule_count)
     state.targets[module.id] = target
-    body = _build_part(renderer, state, builder, renderer.render(module.template_name(lang),
-                                                                 where))
-    pieces: list[tuple[str, list[m.Block]]] = [(module.id, [heading, *body])]
     for section in sections:
         state.targets[section.id] = target
-        builder.where = section.template_name(lang)
-        builder.owner = section.id
-        builder.blocks = [_section_heading(section.title(lang))]
-        text = renderer.render(section.template_name(lang), builder.where)
-        pieces.append((section.id, list(_build_part(renderer, state, builder, text))))
+    texts = [renderer.render(where, where)]
+    place = (module.id, module.kind, number, state.setting)
+    known = _MODULES.get(place)
+    if known is not None and known.texts[0] == texts[0]:  # the same object, mostly: fast
+        texts += (renderer.render(section.template_name(lang), section.template_name(lang))
+                  for section in sections)
+        if _reuse(known, texts, renderer, state):
+            _MODULES.move_to_end(place)
+            return [(module.id, [heading, *known.pieces[0][1]]), *known.pieces[1:]]
+    state.recording, state.placed_definitions = [], False
+    try:
+        body = _build_part(renderer, state, builder, texts[0])
+        pieces: list[tuple[str, Sequence[m.Block]]] = [(module.id, [heading, *body])]
+        kept = [(module.id, tuple(body))]
+        for index, section in enumerate(sections, start=1):
+            builder.where = section.template_name(lang)
+            builder.owner = section.id
+            builder.blocks = [_section_heading(section.title(lang))]
+            if len(texts) <= index:
+                texts.append(renderer.render(builder.where, builder.where))
+            blocks = tuple(_build_part(renderer, state, builder, texts[index]))
+            pieces.append((section.id, blocks))
+            kept.append((section.id, blocks))
+        _MODULES[place] = _Module(
+            tuple(texts),
+            renderer.definition_texts() if state.placed_definitions else None,
+            tuple(kept), tuple(state.recording))
+        while len(_MODULES) > _MODULES_SIZE:
+            _MODULES.popitem(last=False)
+    finally:
+        state.recording = None
     return pieces
+
+
+@dataclass(frozen=True, slots=True)
+class _Module:
+    """A module's blocks as built last at its place (its id, kind, number and setting): from
+    its texts (its own, then its sections'), and the definitions if it placed them; each
+    build it made (key, place, build), in order."""
+
+    texts: tuple[str, ...]
+    definitions: tuple[str, ...] | None
+    pieces: tuple[tuple[str, tuple[m.Block, ...]], ...]  # the module's without its heading
+    builds: tuple[tuple[tuple[Any, ...], tuple[Any, ...], _Built], ...]
+
+
+# A module whose texts are the very strings it was built from last time at the same place
+# (the template memo gives them back) is taken whole: its builds are replayed as ``build``
+# would replay them one by one (bookmarks, targets; each build and place kept as recently
+# used), without a builder.
+_MODULES: OrderedDict[tuple[Any, ...], _Module] = OrderedDict()
+_MODULES_SIZE = 200  # two contracts or so
+
+
+def _reuse(known: _Module, texts: list[str], renderer: _Renderer, state: _State) -> bool:
+    """Replay a module's builds if its texts and the definitions it placed are as they were
+    and its bookmarks come out with the same names; False (and nothing changed) if not."""
+    if tuple(texts) != known.texts:
+        return False
+    if known.definitions is not None and known.definitions != renderer.definition_texts():
+        return False
+    used = state.bookmarks
+    added: list[str] = []
+    for _, _, built in known.builds:
+        for target, _, bookmark in built.registered:
+            added.append(bookmark_name(target, used))
+            if added[-1] != bookmark:
+                used.difference_update(added)
+                return False
+    prefix = state.strings.get("subclause", state.strings["clause"]) + " "
+    for key, place, built in known.builds:
+        for name, number, bookmark in built.registered:
+            state.targets[name] = (prefix, number, bookmark)
+        if key in _BUILT:
+            _BUILT.move_to_end(key)
+        else:
+            _BUILT[key] = built
+            while len(_BUILT) > _BUILT_SIZE:
+                _BUILT.popitem(last=False)
+        _remember_place(place, built.blocks)
+    return True
 
 
 def _build_part(renderer: _Renderer, state: _State, builder: _Builder,
@@ -671,6 +751,7 @@ def _build_part(renderer: _Renderer, state: _State, builder: _Builder,
     placed = len(builder.definitions)
     blocks = builder.build(markdown)
     for at, depth in reversed(builder.definitions[placed:]):
+        state.placed_definitions = True
         sub = _Builder(state, builder.scheme, builder.where, builder.owner,
                        builder.clause_number, builder.instance)
         for text in renderer.definition_texts():
@@ -800,6 +881,7 @@ def clear_caches() -> None:
     _MEMO.clear()
     _BUILT.clear()
     _PLACES.clear()
+    _MODULES.clear()
     _LastResolved.last = _Resolved({}, {}, {})
     _heading.cache_clear()
     _section_heading.cache_clear()
@@ -878,10 +960,10 @@ def _assemble(renderer: _Renderer, strings: dict[str, str], deal: dict[str, Any]
     sections: dict[str, list[ClauseModule]] = {}
     for module in selection.modules("section"):
         sections.setdefault(str(module.parent), []).append(module)
-    body: list[tuple[str, list[m.Block]]] = []
+    body: list[tuple[str, Sequence[m.Block]]] = []
     for module in selection.modules("clause"):
         body.extend(_clause_blocks(renderer, state, module, []))
-    annexes: list[tuple[str, list[m.Block]]] = []
+    annexes: list[tuple[str, Sequence[m.Block]]] = []
     for module in selection.modules("schedule"):
         annexes.extend(_clause_blocks(renderer, state, module, sections.get(module.id, [])))
 
@@ -890,7 +972,7 @@ def _assemble(renderer: _Renderer, strings: dict[str, str], deal: dict[str, Any]
     front_blocks = front.build(renderer.render(skeleton, skeleton))
     if front.definitions:
         raise LibraryError(f"{skeleton}: definitions() belongs in the Definitions clause")
-    parts: dict[str, list[tuple[str, list[m.Block]]]] = {
+    parts: dict[str, list[tuple[str, Sequence[m.Block]]]] = {
         "clauses": body,
         "schedules": annexes,
         "signatures": [("", [_signature_block(deal, strings)])],

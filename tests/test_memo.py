@@ -453,6 +453,36 @@ def test_a_new_locale_reruns_only_templates_that_read_the_law_or_format_values()
     assert len([name for name in before if not why & set(before[name])]) >= 10
 
 
+def test_a_module_whose_texts_did_not_change_is_taken_whole(monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """Rendered again, a module built from the same texts at the same place gives the same
+    blocks without a builder; an edit builds again only the modules whose text changed, and
+    the document is the one a fresh render gives."""
+    render.clear_caches()
+    data = load_example()
+    first = _document(data, "en")
+    builds: list[str] = []
+    original = render._Builder.build
+
+    def build(self: Any, markdown: str, depth: int | None = None) -> list[m.Block]:
+        builds.append(self.owner)
+        return original(self, markdown, depth)
+
+    monkeypatch.setattr(render._Builder, "build", build)
+    again = _document(data, "en")
+    assert again == first
+    assert builds == ["agreement"]  # the skeleton's text alone: it is not a module
+    assert again.spans == first.spans
+    assert all(again.blocks[i] is first.blocks[i] for _, start, end in again.spans
+               for i in range(start, end))
+    builds.clear()
+    data = copy.deepcopy(data)
+    data["oversight"]["audit"]["notice_days"] = 45
+    edited = _document(data, "en")
+    assert set(builds) == {"agreement", "audit"}
+    assert edited == _fresh(data, "en")
+
+
 def test_an_edited_definition_rebuilds_its_own_paragraph_only() -> None:
     render.clear_caches()
     data = dealsheet.normalise(load_example(), dealsheet.load_schema(REPO))
