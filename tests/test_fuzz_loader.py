@@ -227,12 +227,15 @@ def test_validate_answers_paths_that_are_not_files(tmp_path: Path, name: str) ->
 
 
 def _deepest(text: str) -> int | None:
-    """The deepest nesting of the brackets outside strings, or None if they do not pair."""
-    from contractgen.strictjson import _NOT_BRACKET
+    """The deepest nesting of the brackets outside strings (as a JSON tokenizer finds them:
+    a backslash in a string escapes the character after it), or None if they do not pair."""
+    import re
+
+    from contractgen.strictjson import _STRING
 
     deepest = 0
     opened: list[str] = []
-    for char in _NOT_BRACKET.sub("", text):
+    for char in re.sub(_STRING + r'|[^\[\]{}"]++', "", text):
         if char in "[{":
             opened.append(char)
             deepest = max(deepest, len(opened))
@@ -241,14 +244,53 @@ def _deepest(text: str) -> int | None:
     return None if opened else deepest
 
 
+_JSON_TEXT = st.recursive(
+    st.integers(0, 9) | st.text(st.sampled_from('ab[]{}"\\/é“\n'), max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.text(st.sampled_from('k[]"\\'), max_size=3), inner, max_size=3),
+    max_leaves=60)
+
+
 @FUZZ
-@given(st.lists(st.sampled_from(["[", "]", "{", "}", '"[{"', '"\\"]"', "1", ",", '"', "\\"]),
-                max_size=80),
-       st.integers(min_value=0, max_value=40))
-def test_the_quick_depth_check_agrees_with_a_walk_of_the_brackets(parts: list[str],
-                                                                  wrap: int) -> None:
+@given(_JSON_TEXT, st.integers(min_value=0, max_value=40), st.booleans())
+def test_the_depth_check_is_exact_for_json(value: Any, wrap: int, ascii_only: bool) -> None:
+    """For a valid JSON text (strings holding brackets, quotes and backslashes, escaped or
+    written as they are), the quick check says whether it is nested at most MAX_DEPTH."""
     from contractgen.strictjson import MAX_DEPTH, _shallow
+
+    text = "[" * wrap + json.dumps(value, ensure_ascii=ascii_only) + "]" * wrap
+    deepest = _deepest(text)
+    assert deepest is not None
+    assert _shallow(text.encode("utf-8")) == (deepest <= MAX_DEPTH)
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(["[", "]", "{", "}", '"[{"', '"\\"]"', "1", ",", '"', "\\",
+                                 "é", "“x”"]), max_size=80),
+       st.integers(min_value=0, max_value=40))
+def test_any_text_nested_too_deep_is_refused(parts: list[str], wrap: int) -> None:
+    """Whatever the text, one nested deeper than MAX_DEPTH is refused with a plain error:
+    the quick check passes it only to the parser, which finds it is not valid JSON."""
+    from contractgen.errors import InputError
+    from contractgen.strictjson import MAX_DEPTH, parse_json
 
     text = "[" * wrap + "".join(parts) + "]" * wrap
     deepest = _deepest(text)
-    assert _shallow(text) == (deepest is not None and deepest <= MAX_DEPTH)
+    if deepest is not None and deepest > MAX_DEPTH:
+        with pytest.raises(InputError):
+            parse_json(text.encode("utf-8"), "deal.json")
+
+
+def test_a_text_too_deep_for_the_parser_is_refused_with_a_message(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should the quick check ever pass a text nested deeper than the parser goes, the
+    parser's recursion error becomes the plain message, not a traceback."""
+    from contractgen import strictjson
+    from contractgen.errors import InputError
+
+    text = b"[" * 5000 + b"]" * 5000
+    with pytest.raises(InputError, match="line 1, column 33: nested deeper than 32 levels"):
+        strictjson.parse_json(text, "deal.json")
+    monkeypatch.setattr(strictjson, "_shallow", lambda data: True)
+    with pytest.raises(InputError, match="line 1, column 33: nested deeper than 32 levels"):
+        strictjson.parse_json(text, "deal.json")
