@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
@@ -69,10 +70,18 @@ class Selection:
     def included_ids(self) -> frozenset[str]:
         return frozenset(d.module.id for d in self.decisions if d.included)
 
-    def modules(self, kind: str | None = None) -> list[ClauseModule]:
+    def modules(self, kind: str | None = None) -> tuple[ClauseModule, ...]:
         """Return the included modules (of one kind), in order."""
-        return [d.module for d in self.decisions
-                if d.included and (kind is None or d.module.kind == kind)]
+        found = self._modules.get(kind)
+        if found is None:
+            found = self._modules[kind] = tuple(
+                d.module for d in self.decisions
+                if d.included and (kind is None or d.module.kind == kind))
+        return found
+
+    @cached_property
+    def _modules(self) -> dict[str | None, tuple[ClauseModule, ...]]:
+        return {}  # kind -> the included modules of that kind (None: all)
 
 
 # (library root, rule) of the rules known to be one expression (see ``check_rules``).
@@ -204,6 +213,7 @@ _VERDICTS: Memo[tuple[bool, AccessLog]] = Memo(keys=1024, variants=2)
 def clear_caches() -> None:
     """Forget the remembered verdicts (for tests and benchmarks)."""
     _VERDICTS.clear()
+    _LastSelection.last = None
 
 
 def _evaluate(library: Library, source: str, where: str, deal: dict[str, Any],
@@ -222,7 +232,9 @@ def _evaluate(library: Library, source: str, where: str, deal: dict[str, Any],
     if dependencies is not None:
         explained = AccessLog()
         explained.entries = copy.deepcopy(log.entries)
-        _VERDICTS.put((library, source), dependencies, (value, explained), now)
+        verdict = (value, explained)
+        _VERDICTS.put((library, source), dependencies, verdict, now)
+        return verdict  # the objects a later hit hands out: the same objects, the same verdict
     return value, log
 
 
@@ -346,9 +358,15 @@ def select(library: Library, deal: dict[str, Any]) -> Selection:
     current = _looker(deal, facts)
     holds: dict[str, bool] = {}  # each module's rule
     logs: dict[str, AccessLog] = {}
+    verdicts = [*fact_logs.values()]
     for module in library.modules:
-        holds[module.id], logs[module.id] = _evaluate(library, module.include, module.location,
-                                                      deal, facts, now, current)
+        holds[module.id], logs[module.id] = verdict = _evaluate(
+            library, module.include, module.location, deal, facts, now, current)
+        verdicts.append(verdict[1])
+    last = _LastSelection.last
+    if last is not None and last[0] is library and last[2] == facts \
+            and len(last[1]) == len(verdicts) and all(map(operator.is_, last[1], verdicts)):
+        return last[3]  # every verdict remembered as it was, with its explanation: the same
     included = dict(holds)
     notes: dict[str, list[str]] = {module.id: [] for module in library.modules}
     _apply_relations(library, included, notes)
@@ -358,7 +376,17 @@ def select(library: Library, deal: dict[str, Any]) -> Selection:
                          tuple(notes[m.id])))
         for m in library.modules
     )
-    return Selection(decisions, facts)
+    selection = Selection(decisions, facts)
+    _LastSelection.last = (library, tuple(verdicts), dict(facts), selection)
+    return selection
+
+
+class _LastSelection:
+    """The last selection made, with the library and the explanations of the verdicts
+    behind it (a verdict remembered by the memo is handed out as the same objects, so the
+    same objects mean the same verdicts, explained the same way) and the facts."""
+
+    last: tuple[Library, tuple[AccessLog, ...], dict[str, bool], Selection] | None = None
 
 
 def _reason(rule: str, holds: bool, log: AccessLog, fact_logs: dict[str, AccessLog],

@@ -126,3 +126,30 @@ def test_typo_behind_is_not_none_is_caught_statically(tmp_path: Path) -> None:
         "step_in", "parties.vendor.repse_registraton is not none")})
     with pytest.raises(LibraryError, match="parties.vendor.repse_registraton"):
         open_library(root)
+
+
+def test_the_same_verdicts_give_the_same_selection_and_new_ones_a_new_one() -> None:
+    """A deal whose every verdict the memo remembers, explained alike, gets the last
+    selection back; one whose rule read another value (the verdict the same) gets a new
+    selection, explained by the new value."""
+    import copy
+
+    from conftest import REPO, load_example
+
+    from contractgen import rules
+    from contractgen.dealsheet import load_schema, normalise
+
+    rules.clear_caches()
+    library = load_library(REPO)
+    deal = normalise(load_example(), load_schema(REPO))
+    first = select(library, deal)
+    assert select(library, copy.deepcopy(deal)) is first
+    edited = copy.deepcopy(deal)
+    edited["governance"]["interface_responsibilities"].pop()
+    second = select(library, edited)
+    assert second is not first
+    matrix = {d.module.id: d for d in second.decisions}["schedule_responsibility_matrix"]
+    assert matrix.included and "interface_responsibilities = 3 items" in matrix.reason
+    assert select(library, deal) is not second  # back to the first deal: its verdicts
+    assert {d.module.id: d.reason for d in select(library, deal).decisions} == {
+        d.module.id: d.reason for d in first.decisions}
