@@ -147,13 +147,24 @@ def init(ctx: click.Context, path: Path) -> None:
 @click.option("--force", is_flag=True, help="Replace existing outputs.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1),
               help="Parallel processes for several deal sheets. Default: the number of CPUs.")
+@click.option("--watch", is_flag=True,
+              help="Render one deal sheet again each time it is saved, until Ctrl-C.")
 @click.pass_context
 def render(ctx: click.Context, deals: tuple[Path, ...], out_dir: Path,
-           formats: tuple[str, ...], lang: str | None, force: bool, jobs: int | None) -> None:
+           formats: tuple[str, ...], lang: str | None, force: bool, jobs: int | None,
+           watch: bool) -> None:
     """Render deal sheets into DIR/<deal stem>.docx and .md."""
     from contractgen.pipeline import FORMATS
 
     chosen = tuple(dict.fromkeys(formats)) or FORMATS
+    if watch:
+        if len(deals) != 1:
+            raise click.UsageError("--watch takes one deal sheet")
+        from contractgen.watch import watch as watch_deal
+
+        watch_deal(deals[0], out_dir, chosen, lang, force, _root(ctx),
+                   lambda line: click.echo(line, err=True))
+        return
     stems = [p.stem for p in deals]
     clash = sorted({s for s in stems if stems.count(s) > 1})
     if clash:
