@@ -660,7 +660,7 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
     for section in sections:
         state.targets[section.id] = target
     texts = [renderer.render(where, where)]
-    place = (module.id, module.kind, number, state.setting)
+    place = (module.id, module.kind, number, state.setting, *(s.id for s in sections))
     known = _MODULES.get(place)
     if known is not None and known.texts[0] == texts[0]:  # the same object, mostly: fast
         texts += (renderer.render(section.template_name(lang), section.template_name(lang))
@@ -695,9 +695,9 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
 
 @dataclass(frozen=True, slots=True)
 class _Module:
-    """A module's blocks as built last at its place (its id, kind, number and setting): from
-    its texts (its own, then its sections'), and the definitions if it placed them; each
-    build it made (key, place, build), in order."""
+    """A module's blocks as built last at its place (its id, kind, number, setting and the
+    ids of its sections): from its texts (its own, then its sections'), and the definitions
+    if it placed them; each build it made (key, place, build), in order."""
 
     texts: tuple[str, ...]
     definitions: tuple[str, ...] | None

@@ -358,14 +358,15 @@ def select(library: Library, deal: dict[str, Any]) -> Selection:
     current = _looker(deal, facts)
     holds: dict[str, bool] = {}  # each module's rule
     logs: dict[str, AccessLog] = {}
-    verdicts = [*fact_logs.values()]
+    explanations = [*fact_logs.values()]  # each verdict's, facts first
     for module in library.modules:
-        holds[module.id], logs[module.id] = verdict = _evaluate(
-            library, module.include, module.location, deal, facts, now, current)
-        verdicts.append(verdict[1])
+        holds[module.id], logs[module.id] = _evaluate(library, module.include, module.location,
+                                                      deal, facts, now, current)
+        explanations.append(logs[module.id])
     last = _LastSelection.last
     if last is not None and last[0] is library and last[2] == facts \
-            and len(last[1]) == len(verdicts) and all(map(operator.is_, last[1], verdicts)):
+            and len(last[1]) == len(explanations) \
+            and all(map(operator.is_, last[1], explanations)):
         return last[3]  # every verdict remembered as it was, with its explanation: the same
     included = dict(holds)
     notes: dict[str, list[str]] = {module.id: [] for module in library.modules}
@@ -377,7 +378,7 @@ def select(library: Library, deal: dict[str, Any]) -> Selection:
         for m in library.modules
     )
     selection = Selection(decisions, facts)
-    _LastSelection.last = (library, tuple(verdicts), dict(facts), selection)
+    _LastSelection.last = (library, tuple(explanations), dict(facts), selection)
     return selection
 
 

@@ -299,7 +299,8 @@ def value_key(value: Any) -> bytes:
     times as fast as ``json.dumps`` for a deal's sections. Equal values may still get
     different keys when they share objects differently (pickle writes an object met twice
     as a reference); a key is only ever used to find what was computed for an equal value,
-    so that costs a recomputation, never a wrong result.
+    so that costs a recomputation, never a wrong result. A value given to ``share`` gets
+    the key taken then.
     """
     known = _SHARED.get(id(value))
     if known is not None and known[0] is value:  # the entry holds the value: the id is its own
