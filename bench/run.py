@@ -162,10 +162,13 @@ def edit_session(count: int, folder: Path) -> list[Path]:
     return paths
 
 
+_ABSENT = object()  # a member one side lacks
+
+
 def _changes(before: Any, after: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Return the paths where ``after`` differs from ``before`` (objects, and lists of the
-    same length, compared member by member; a path to a member ``after`` lacks ends the
-    same way as one to a member it has, and ``_apply`` deletes it)."""
+    """Return where ``after`` differs from ``before``: each change is the path followed by
+    ``after``'s value there (``_ABSENT`` where ``after`` lacks the member: ``_apply``
+    deletes it). Objects, and lists of the same length, are compared member by member."""
     if isinstance(before, dict) and isinstance(after, dict):
         return [change for key in {**before, **after}
                 for change in _changes(before.get(key, _ABSENT), after.get(key, _ABSENT),
@@ -175,9 +178,6 @@ def _changes(before: Any, after: Any, path: tuple[Any, ...] = ()) -> list[tuple[
                 for change in _changes(a, b, (*path, index))]
     same = type(before) is type(after) and before == after
     return [] if same else [(*path, after)]
-
-
-_ABSENT = object()
 
 
 def _apply(data: Any, change: tuple[Any, ...]) -> None:

@@ -296,9 +296,3 @@ def pretty_block(block: Block) -> str:
         case TableOfContents():
             return f"TOC {block.title} ({len(block.entries)} entries)"
 
-
-def same_blocks(a: tuple[Block, ...], b: tuple[Block, ...]) -> bool:
-    """Whether two block sequences are equal: most blocks of a contract rendered again are
-    the very same objects, so only the few others are compared field by field (tuple
-    equality tests each pair for identity before equality, in C)."""
-    return a == b

@@ -112,7 +112,7 @@ class _State:
     setting: tuple[Any, ...] = ()  # what besides the text a build depends on (library, ...)
     # While a module is built (``_clause_blocks``): each build, as ``_Module.builds`` keeps
     # them, and whether the definitions were placed.
-    recording: list[tuple[tuple[Any, ...], tuple[Any, ...], _Built]] | None = None
+    recording: list[_Build] | None = None
     placed_definitions: bool = False
 
 
@@ -139,6 +139,38 @@ _BUILT_SIZE = 200  # two contracts or so
 # find by identity instead of comparing their contents again, each.
 _PLACES: dict[tuple[Any, ...], tuple[m.Block, ...]] = {}
 _PLACES_SIZE = 400  # every place of two contracts or so
+
+
+_Build = tuple[tuple[Any, ...], tuple[Any, ...], _Built]  # a build's key, place, result
+
+
+def _replay(state: _State, builds: Sequence[_Build]) -> bool:
+    """Register remembered builds' targets, in order; False (and nothing changed) if a
+    bookmark name would now come out differently."""
+    used = state.bookmarks
+    added: list[str] = []
+    for _, _, built in builds:
+        for key, _, bookmark in built.registered:
+            added.append(bookmark_name(key, used))
+            if added[-1] != bookmark:
+                used.difference_update(added)
+                return False
+    prefix = _subclause_prefix(state.strings)
+    for _, _, built in builds:
+        for key, number, bookmark in built.registered:
+            state.targets[key] = (prefix, number, bookmark)
+    return True
+
+
+def _subclause_prefix(strings: dict[str, str]) -> str:
+    """What a cross-reference to a numbered item shows before its number."""
+    return strings.get("subclause", strings["clause"]) + " "
+
+
+def _keep_built(key: tuple[Any, ...], built: _Built) -> None:
+    _BUILT[key] = built
+    while len(_BUILT) > _BUILT_SIZE:  # the build least recently used goes
+        _BUILT.popitem(last=False)
 
 
 def _remember_place(place: tuple[Any, ...], blocks: tuple[m.Block, ...]) -> None:
@@ -223,45 +255,25 @@ class _Builder:
         start = len(self.blocks)
         place = (self.owner, self.where, self.scheme, self.instance, self.state.setting,
                  depth, start)
-        if built is not None and self._replay(built):
+        if built is not None and _replay(self.state, ((key, place, built),)):
             _BUILT.move_to_end(key)
             self.blocks.extend(built.blocks)
             self.counters = list(built.counters)
             self.placeholders.extend((start + at, name) for at, name in built.placeholders)
             self.definitions.extend((start + at, d) for at, d in built.definitions)
-            _remember_place(place, built.blocks)
-            if self.state.recording is not None:
-                self.state.recording.append((key, place, built))
-            return self.blocks
-        self.registered, placed, defined = [], len(self.placeholders), len(self.definitions)
-        self._build(parse_markdown(markdown), depth)
-        blocks = _same_objects(self.blocks[start:], _PLACES.get(place, ()))
-        self.blocks[start:] = blocks
-        placeholders = tuple((at - start, name) for at, name in self.placeholders[placed:])
-        definitions = tuple((at - start, d) for at, d in self.definitions[defined:])
-        built = _BUILT[key] = _Built(blocks, tuple(self.counters), tuple(self.registered),
-                                     placeholders, definitions)
-        while len(_BUILT) > _BUILT_SIZE:
-            _BUILT.popitem(last=False)
-        _remember_place(place, blocks)
+        else:
+            self.registered, placed, defined = [], len(self.placeholders), len(self.definitions)
+            self._build(parse_markdown(markdown), depth)
+            blocks = _same_objects(self.blocks[start:], _PLACES.get(place, ()))
+            self.blocks[start:] = blocks
+            built = _Built(blocks, tuple(self.counters), tuple(self.registered),
+                           tuple((at - start, name) for at, name in self.placeholders[placed:]),
+                           tuple((at - start, d) for at, d in self.definitions[defined:]))
+            _keep_built(key, built)
+        _remember_place(place, built.blocks)
         if self.state.recording is not None:
             self.state.recording.append((key, place, built))
         return self.blocks
-
-    def _replay(self, built: _Built) -> bool:
-        """Register a remembered build's targets; False (and nothing changed) if a bookmark
-        name would now come out differently."""
-        used = self.state.bookmarks
-        added: list[str] = []
-        for key, _, bookmark in built.registered:
-            added.append(bookmark_name(key, used))
-            if added[-1] != bookmark:
-                used.difference_update(added)
-                return False
-        prefix = self.state.strings.get("subclause", self.state.strings["clause"]) + " "
-        for key, number, bookmark in built.registered:
-            self.state.targets[key] = (prefix, number, bookmark)
-        return True
 
     def _build(self, root: MdNode, depth: int | None = None) -> None:
         level = self._base_level() - 1 if depth is None else depth
@@ -407,8 +419,7 @@ class _Builder:
 
     def _register(self, key: str, number: str) -> str:
         bookmark = bookmark_name(key, self.state.bookmarks)
-        prefix = self.state.strings.get("subclause", self.state.strings["clause"]) + " "
-        self.state.targets[key] = (prefix, number, bookmark)
+        self.state.targets[key] = (_subclause_prefix(self.state.strings), number, bookmark)
         self.registered.append((key, number, bookmark))
         return bookmark
 
@@ -670,27 +681,24 @@ def _clause_blocks(renderer: _Renderer, state: _State, module: ClauseModule,
             return [(module.id, [heading, *known.pieces[0][1]]), *known.pieces[1:]]
     state.recording, state.placed_definitions = [], False
     try:
-        body = _build_part(renderer, state, builder, texts[0])
-        pieces: list[tuple[str, Sequence[m.Block]]] = [(module.id, [heading, *body])]
-        kept = [(module.id, tuple(body))]
+        pieces = [(module.id, tuple(_build_part(renderer, state, builder, texts[0])))]
         for index, section in enumerate(sections, start=1):
             builder.where = section.template_name(lang)
             builder.owner = section.id
             builder.blocks = [_section_heading(section.title(lang))]
             if len(texts) <= index:
                 texts.append(renderer.render(builder.where, builder.where))
-            blocks = tuple(_build_part(renderer, state, builder, texts[index]))
-            pieces.append((section.id, blocks))
-            kept.append((section.id, blocks))
-        _MODULES[place] = _Module(
+            pieces.append((section.id, tuple(_build_part(renderer, state, builder,
+                                                         texts[index]))))
+        known = _MODULES[place] = _Module(
             tuple(texts),
             renderer.definition_texts() if state.placed_definitions else None,
-            tuple(kept), tuple(state.recording))
+            tuple(pieces), tuple(state.recording))
         while len(_MODULES) > _MODULES_SIZE:
             _MODULES.popitem(last=False)
     finally:
         state.recording = None
-    return pieces
+    return [(module.id, [heading, *known.pieces[0][1]]), *known.pieces[1:]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -702,7 +710,7 @@ class _Module:
     texts: tuple[str, ...]
     definitions: tuple[str, ...] | None
     pieces: tuple[tuple[str, tuple[m.Block, ...]], ...]  # the module's without its heading
-    builds: tuple[tuple[tuple[Any, ...], tuple[Any, ...], _Built], ...]
+    builds: tuple[_Build, ...]
 
 
 # A module whose texts are the very strings it was built from last time at the same place
@@ -720,24 +728,13 @@ def _reuse(known: _Module, texts: list[str], renderer: _Renderer, state: _State)
         return False
     if known.definitions is not None and known.definitions != renderer.definition_texts():
         return False
-    used = state.bookmarks
-    added: list[str] = []
-    for _, _, built in known.builds:
-        for target, _, bookmark in built.registered:
-            added.append(bookmark_name(target, used))
-            if added[-1] != bookmark:
-                used.difference_update(added)
-                return False
-    prefix = state.strings.get("subclause", state.strings["clause"]) + " "
+    if not _replay(state, known.builds):
+        return False
     for key, place, built in known.builds:
-        for name, number, bookmark in built.registered:
-            state.targets[name] = (prefix, number, bookmark)
         if key in _BUILT:
             _BUILT.move_to_end(key)
         else:
-            _BUILT[key] = built
-            while len(_BUILT) > _BUILT_SIZE:
-                _BUILT.popitem(last=False)
+            _keep_built(key, built)
         _remember_place(place, built.blocks)
     return True
 

@@ -211,8 +211,8 @@ class _Output:
 
 
 def _written(doc: m.Document) -> _Output:
-    if _Last.document is not None and m.same_blocks(_Last.document[0], doc.blocks):
-        return _Last.document[1]  # the same blocks: the same text
+    if _Last.document is not None and _Last.document[0] == doc.blocks:
+        return _Last.document[1]  # the same blocks (tuples compare identity first): the same text
     last = _Last.written
     blocks, spans = doc.blocks, {}
     seen: dict[int, tuple[m.Block, str | None]] = {}
